@@ -1,0 +1,348 @@
+//! The one typed configuration tree: TOML file, then `TENANTRY__…` environment overrides, then
+//! secrets from files or the environment.
+
+mod load;
+pub mod secret;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+pub use load::{ConfigError, load_file, load_str};
+pub use secret::Secret;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub oidc: OidcConfig,
+    pub ldap: LdapConfig,
+    #[serde(default)]
+    pub roles: RolesConfig,
+    #[serde(default)]
+    pub sessions: SessionConfig,
+    pub smtp: SmtpConfig,
+    pub vault: VaultConfig,
+    pub mysql: MysqlConfig,
+    #[serde(default)]
+    pub kubernetes: KubernetesConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP server binds to.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The URL people use to reach the portal; links in mail and OIDC redirects are built from it.
+    pub external_url: Url,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_body_limit")]
+    pub body_limit: usize,
+    /// How long a request may take before it is answered with 503.
+    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    #[serde(default = "default_shutdown_grace", with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// File holding the Postgres URL (it carries the password, so it is a secret).
+    pub url_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub url: Option<Secret>,
+    #[serde(default = "default_pool_size")]
+    pub max_connections: u32,
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    pub issuer_url: Url,
+    pub client_id: String,
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub client_secret: Option<Secret>,
+    /// The id_token claim that names the user in the directory.
+    #[serde(default)]
+    pub username_claim: UsernameClaim,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// PEM bundle to trust for the IdP's HTTPS endpoints, in addition to the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Largest accepted clock difference with the IdP when checking token times.
+    #[serde(default = "default_clock_skew", with = "humantime_serde")]
+    pub clock_skew: Duration,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernameClaim {
+    #[default]
+    PreferredUsername,
+    Upn,
+    Email,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapConfig {
+    /// `ldaps://host:636`, or `ldap://host:389` with `starttls = true`.
+    pub url: Url,
+    #[serde(default)]
+    pub starttls: bool,
+    /// Plain, unencrypted LDAP. Refused unless set on purpose.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// PEM CA bundle the directory's certificate must chain to.
+    pub ca_file: Option<PathBuf>,
+    pub bind_dn: String,
+    pub bind_password_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub bind_password: Option<Secret>,
+    pub user_base_dn: String,
+    pub group_base_dn: String,
+    /// Attribute matched against the username from the id_token.
+    #[serde(default)]
+    pub user_attribute: UserAttribute,
+    #[serde(default = "default_ldap_cache_ttl", with = "humantime_serde")]
+    pub cache_ttl: Duration,
+    #[serde(default = "default_ldap_pool")]
+    pub pool_size: usize,
+    #[serde(default = "default_ldap_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub enum UserAttribute {
+    #[default]
+    #[serde(rename = "sAMAccountName")]
+    SamAccountName,
+    #[serde(rename = "userPrincipalName")]
+    UserPrincipalName,
+}
+
+impl UserAttribute {
+    pub fn ldap_name(self) -> &'static str {
+        match self {
+            UserAttribute::SamAccountName => "sAMAccountName",
+            UserAttribute::UserPrincipalName => "userPrincipalName",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesConfig {
+    /// AD groups (CN) whose members approve and reject requests.
+    #[serde(default)]
+    pub approver_groups: Vec<String>,
+    /// AD groups (CN) whose members administer the portal.
+    #[serde(default)]
+    pub portal_admin_groups: Vec<String>,
+    /// Whether an approver may approve their own request.
+    #[serde(default)]
+    pub allow_self_approval: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    #[serde(default = "default_idle_timeout", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    #[serde(default = "default_absolute_timeout", with = "humantime_serde")]
+    pub absolute_timeout: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_timeout: default_idle_timeout(),
+            absolute_timeout: default_absolute_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub password: Option<Secret>,
+    /// PEM CA bundle for the SMTP server's certificate, in addition to the system roots.
+    pub ca_file: Option<PathBuf>,
+    pub from: String,
+    #[serde(default = "default_smtp_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    None,
+    #[default]
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultConfig {
+    pub addr: Url,
+    pub ca_file: Option<PathBuf>,
+    pub token_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub token: Option<Secret>,
+    /// The KV version 2 mount that holds tenant secrets.
+    #[serde(default = "default_kv_mount")]
+    pub kv_mount: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlConfig {
+    pub host: String,
+    #[serde(default = "default_mysql_port")]
+    pub port: u16,
+    pub admin_user: String,
+    pub admin_password_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub admin_password: Option<Secret>,
+    /// PEM CA bundle the server's certificate must chain to (TLS is always required).
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// Kubeconfig for the host cluster; unset means the in-cluster ServiceAccount.
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info,tenantry=debug`. `RUST_LOG` wins when set.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::default(),
+            level: default_log_level(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Pretty,
+}
+
+impl Config {
+    /// The Postgres URL, which `load` guarantees is present.
+    pub fn database_url(&self) -> &str {
+        self.database
+            .url
+            .as_ref()
+            .map(Secret::expose)
+            .unwrap_or_default()
+    }
+
+    /// Whether cookies must carry `Secure`: whenever people reach the portal over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.server.external_url.scheme() == "https"
+    }
+
+    /// Every secret value in the configuration, so tests can check none of them reaches a log.
+    pub fn secret_values(&self) -> Vec<&str> {
+        [
+            &self.database.url,
+            &self.oidc.client_secret,
+            &self.ldap.bind_password,
+            &self.smtp.password,
+            &self.vault.token,
+            &self.mysql.admin_password,
+        ]
+        .into_iter()
+        .flatten()
+        .map(Secret::expose)
+        .collect()
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8080))
+}
+fn default_body_limit() -> usize {
+    64 * 1024
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(20)
+}
+fn default_pool_size() -> u32 {
+    10
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(3)
+}
+fn default_scopes() -> Vec<String> {
+    vec!["openid".into(), "profile".into(), "email".into()]
+}
+fn default_clock_skew() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_ldap_cache_ttl() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_ldap_pool() -> usize {
+    4
+}
+fn default_ldap_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(60 * 60)
+}
+fn default_absolute_timeout() -> Duration {
+    Duration::from_secs(12 * 60 * 60)
+}
+fn default_smtp_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_kv_mount() -> String {
+    "secret".into()
+}
+fn default_mysql_port() -> u16 {
+    3306
+}
+fn default_log_level() -> String {
+    "info".into()
+}

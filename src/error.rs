@@ -1,0 +1,129 @@
+//! The one application error type and its mapping to HTTP.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// What went wrong, in terms a response can be chosen from. Handlers return `Result<_, AppError>`;
+/// the `errors` middleware turns the error into an HTML page or JSON (by route) and logs it once.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No session: browsers are sent to sign in, API clients get 401.
+    #[error("not signed in")]
+    NotAuthenticated,
+    /// Signed in, but not allowed; the text is shown to the user.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    /// Input the user can fix; the text is shown to them.
+    #[error("invalid input: {0}")]
+    BadRequest(String),
+    /// The action lost a race or conflicts with the current state; the text is shown.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The CSRF token or the Origin of a state-changing request did not match.
+    #[error("CSRF check failed: {0}")]
+    Csrf(&'static str),
+    /// A backend the request needs is down; the name is shown, the cause only logged.
+    #[error("{service} unavailable")]
+    Unavailable {
+        service: &'static str,
+        #[source]
+        source: anyhow::Error,
+    },
+    /// Anything else: logged with the request id, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotAuthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) | AppError::Csrf(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A short machine-readable code for the JSON body and for metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::NotAuthenticated => "not_authenticated",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound => "not_found",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Conflict(_) => "conflict",
+            AppError::Csrf(_) => "csrf",
+            AppError::Unavailable { .. } => "unavailable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// The text a user may see. Internal causes are never part of it.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::NotAuthenticated => "You need to sign in.".into(),
+            AppError::Forbidden(m) | AppError::BadRequest(m) | AppError::Conflict(m) => m.clone(),
+            AppError::NotFound => "There is nothing here.".into(),
+            AppError::Csrf(_) => "This form was stale or was sent from another site, so it was \
+                                  not accepted. Go back, reload the page and try again."
+                .into(),
+            AppError::Unavailable { service, .. } => {
+                format!("The {service} is not answering right now. Try again in a minute.")
+            }
+            AppError::Internal(_) => "Something went wrong on our side.".into(),
+        }
+    }
+
+    pub fn unavailable(service: &'static str, source: impl Into<anyhow::Error>) -> Self {
+        AppError::Unavailable {
+            service,
+            source: source.into(),
+        }
+    }
+}
+
+/// The error travels in the response extensions to the middleware that renders and logs it.
+#[derive(Clone)]
+pub struct ErrorInfo {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Full cause chain for the log; `None` for errors that are the user's to fix.
+    pub detail: Option<String>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let detail = match &self {
+            AppError::Internal(e) => Some(format!("{e:#}")),
+            AppError::Unavailable { source, .. } => Some(format!("{source:#}")),
+            AppError::Csrf(why) => Some((*why).to_owned()),
+            _ => None,
+        };
+        let info = ErrorInfo {
+            status: self.status(),
+            code: self.code(),
+            message: self.public_message(),
+            detail,
+        };
+        let mut response = info.status.into_response();
+        response.extensions_mut().insert(info);
+        response
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                AppError::unavailable("database", e)
+            }
+            other => AppError::Internal(other.into()),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Tenantry: a self-service portal that turns an approved request into a Kubernetes tenant.
+
+pub mod check;
+pub mod config;
+pub mod error;
+pub mod integrations;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod web;
+pub mod workers;

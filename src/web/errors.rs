@@ -1,0 +1,141 @@
+//! Turns an [`AppError`] carried in a response into the page or JSON the client sees, and logs it
+//! once, inside the request's span.
+
+use askama::Template;
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde_json::json;
+
+use super::REQUEST_ID;
+use crate::error::{AppError, ErrorInfo};
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorView<'a> {
+    title: &'a str,
+    status: u16,
+    message: &'a str,
+    request_id: &'a str,
+    next_step: &'a str,
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+pub async fn render_errors(
+    axum::extract::State(_): axum::extract::State<super::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let wants_json = request.uri().path().starts_with("/api/")
+        || request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.starts_with("application/json"));
+    let return_to = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+
+    let response = next.run(request).await;
+    let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
+        return response;
+    };
+    log(&info);
+
+    if info.status == StatusCode::UNAUTHORIZED && !wants_json {
+        let target = format!("/login?return_to={}", urlencode(&return_to));
+        return Redirect::to(&target).into_response();
+    }
+    let mut out = if wants_json {
+        (
+            info.status,
+            Json(json!({"error": {"code": info.code, "message": info.message, "request_id": request_id}})),
+        )
+            .into_response()
+    } else {
+        let view = ErrorView {
+            title: title(info.status, info.code),
+            status: info.status.as_u16(),
+            message: &info.message,
+            request_id: &request_id,
+            next_step: next_step(info.code),
+        };
+        match view.render() {
+            Ok(html) => (info.status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "rendering the error page failed");
+                (info.status, info.message.clone()).into_response()
+            }
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        out.headers_mut().insert(REQUEST_ID, v);
+    }
+    out
+}
+
+fn log(info: &ErrorInfo) {
+    let detail = info.detail.as_deref().unwrap_or("");
+    if info.status.is_server_error() {
+        tracing::error!(
+            status = info.status.as_u16(),
+            code = info.code,
+            detail,
+            "request failed"
+        );
+    } else {
+        tracing::info!(
+            status = info.status.as_u16(),
+            code = info.code,
+            detail,
+            "request refused"
+        );
+    }
+}
+
+fn title(status: StatusCode, code: &str) -> &'static str {
+    match (status.as_u16(), code) {
+        (403, "csrf") => "Form expired",
+        (403, _) => "Not allowed",
+        (404, _) => "Not found",
+        (400, _) => "Check your input",
+        (409, _) => "Already changed",
+        (503, _) => "Temporarily unavailable",
+        _ => "Something went wrong",
+    }
+}
+
+fn next_step(code: &str) -> &'static str {
+    match code {
+        "forbidden" => {
+            "If you think you should have access, ask your team lead to add you to the right AD group. The home page lists the groups and roles the portal sees for you."
+        }
+        "csrf" => "Go back, reload the page, and send the form again.",
+        "not_found" => "Check the address, or start again from the home page.",
+        "unavailable" => {
+            "Nothing was changed. Wait a minute and try again; if it persists, tell the platform team."
+        }
+        "internal" => {
+            "Nothing you did caused this. If it happens again, send the platform team the request id below."
+        }
+        _ => "Go back and try again.",
+    }
+}
+
+/// Percent-encodes a path for use as a query value.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

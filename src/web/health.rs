@@ -1,0 +1,25 @@
+//! Liveness and readiness probes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::{AppState, READY_TIMEOUT};
+use crate::store;
+
+/// The process is alive and serving HTTP.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when Postgres answers and every embedded migration is applied.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match tokio::time::timeout(READY_TIMEOUT, store::migrations_applied(&state.db)).await {
+        Ok(Ok(true)) => (StatusCode::OK, "ok"),
+        Ok(Ok(false)) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %format!("{e:#}"), "readiness: database check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}

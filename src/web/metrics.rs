@@ -1,0 +1,126 @@
+//! Prometheus metrics: one registry per application instance, exposed at `/metrics`.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use super::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteOnly {
+    pub method: String,
+    pub route: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub http_requests: Family<RouteLabels, Counter>,
+    pub http_duration: Family<RouteOnly, Histogram>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tenantry");
+        let http_requests = Family::<RouteLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
+        let http_duration = Family::<RouteOnly, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            http_duration.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            http_requests,
+            http_duration,
+        }
+    }
+
+    /// Lets other parts (the provisioning engine, the mail outbox) add their own metrics.
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        self.registry
+            .lock()
+            .expect("metrics registry poisoned")
+            .register(name, help, metric);
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().expect("metrics registry poisoned");
+        encode(&mut out, &registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    // The route template, not the raw path, so label cardinality stays bounded.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .http_requests
+        .get_or_create(&RouteLabels {
+            method: method.clone(),
+            route: route.clone(),
+            status,
+        })
+        .inc();
+    state
+        .metrics
+        .http_duration
+        .get_or_create(&RouteOnly { method, route })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+pub async fn view_metrics_get(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}

@@ -190,6 +190,11 @@ pub struct SmtpConfig {
     pub from: String,
     #[serde(default = "default_smtp_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// First wait after a failed delivery; it doubles per attempt up to `retry_max`.
+    #[serde(default = "default_retry_base", with = "humantime_serde")]
+    pub retry_base: Duration,
+    #[serde(default = "default_retry_max", with = "humantime_serde")]
+    pub retry_max: Duration,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -336,6 +341,12 @@ fn default_absolute_timeout() -> Duration {
 }
 fn default_smtp_timeout() -> Duration {
     Duration::from_secs(10)
+}
+fn default_retry_base() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_retry_max() -> Duration {
+    Duration::from_secs(15 * 60)
 }
 fn default_kv_mount() -> String {
     "secret".into()

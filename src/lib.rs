@@ -2,8 +2,10 @@
 
 pub mod check;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod integrations;
+pub mod mail;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

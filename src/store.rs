@@ -9,6 +9,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::config::DatabaseConfig;
 
+pub mod audit;
+pub mod jobs;
+pub mod outbox;
+pub mod page;
+pub mod requests;
+
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// A pool that connects on first use, so the web server can start (and `/readyz` can say 503)

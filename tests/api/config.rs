@@ -28,7 +28,7 @@ fn the_stack_configuration_loads() {
 fn an_unknown_key_is_named() {
     let text = test_config_text(addr()).replace("[server]\n", "[server]\nlisten_adress = \"x\"\n");
     let error = load(&text).unwrap_err();
-    assert_eq!(error.key, "server");
+    assert_eq!(error.key, "server.listen_adress");
     assert!(error.to_string().contains("listen_adress"), "{error}");
 }
 

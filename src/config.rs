@@ -1,9 +1,12 @@
 //! The one typed configuration tree: TOML file, then `TENANTRY__…` environment overrides, then
 //! secrets from files or the environment.
 
+mod issuer;
 mod load;
+mod provisioning;
 pub mod secret;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,7 +14,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+pub use issuer::IssuerConfig;
 pub use load::{ConfigError, load_file, load_str};
+pub use provisioning::{
+    CertificateConfig, ProvisioningConfig, UserEndpoint, VaultAuthConfig, VclusterConfig,
+    VirtualApiOidcConfig,
+};
 pub use secret::Secret;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -28,10 +36,70 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub vault: VaultConfig,
     pub mysql: MysqlConfig,
+    pub issuer: IssuerConfig,
     #[serde(default)]
     pub kubernetes: KubernetesConfig,
     #[serde(default)]
+    pub requests: RequestsConfig,
+    /// The tenant shapes people choose from, by name.
+    #[serde(default = "default_templates")]
+    pub templates: BTreeMap<String, TemplateConfig>,
+    /// The provisioning engine and what it builds.
+    #[serde(default)]
+    pub provisioning: ProvisioningConfig,
+    #[serde(default)]
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestsConfig {
+    /// Tenant names nobody may request, beyond the built-in `default`, `kube-*` and the like.
+    #[serde(default)]
+    pub reserved_names: Vec<String>,
+}
+
+/// A tenant template: how big the tenant is and how its vCluster is built.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateConfig {
+    /// Shown next to the choice on the request form.
+    pub description: String,
+    /// Control-plane replicas of the vCluster.
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// Whether the vCluster gets a PodDisruptionBudget (needs replicas > 1 to matter).
+    #[serde(default)]
+    pub pod_disruption_budget: bool,
+    /// ResourceQuota of the host namespace (Kubernetes quantities).
+    pub quota: QuotaConfig,
+    /// The vCluster distribution: `k3s` (the book's setup, vCluster < 0.25) or `k8s`.
+    #[serde(default = "default_distro")]
+    pub distro: String,
+    /// The vCluster Helm chart version to deploy.
+    pub chart_version: String,
+    /// Where the virtual control plane keeps its state.
+    #[serde(default)]
+    pub datastore: Datastore,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaConfig {
+    pub cpu: String,
+    pub memory: String,
+    pub pods: u32,
+    pub storage: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Datastore {
+    /// The tenant's own MySQL database over TLS with a client certificate.
+    Mysql,
+    /// The vCluster's embedded store (SQLite or etcd, per distro).
+    #[default]
+    Embedded,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +231,9 @@ pub struct SessionConfig {
     pub idle_timeout: Duration,
     #[serde(default = "default_absolute_timeout", with = "humantime_serde")]
     pub absolute_timeout: Duration,
+    /// How often expired sessions are deleted from Postgres.
+    #[serde(default = "default_session_cleanup_interval", with = "humantime_serde")]
+    pub cleanup_interval: Duration,
 }
 
 impl Default for SessionConfig {
@@ -170,6 +241,7 @@ impl Default for SessionConfig {
         SessionConfig {
             idle_timeout: default_idle_timeout(),
             absolute_timeout: default_absolute_timeout(),
+            cleanup_interval: default_session_cleanup_interval(),
         }
     }
 }
@@ -292,6 +364,7 @@ impl Config {
             &self.smtp.password,
             &self.vault.token,
             &self.mysql.admin_password,
+            &self.issuer.signing_key,
         ]
         .into_iter()
         .flatten()
@@ -304,7 +377,7 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0], 8080))
 }
 fn default_body_limit() -> usize {
-    64 * 1024
+    2 * 1024 * 1024
 }
 fn default_request_timeout() -> Duration {
     Duration::from_secs(30)
@@ -339,6 +412,9 @@ fn default_idle_timeout() -> Duration {
 fn default_absolute_timeout() -> Duration {
     Duration::from_secs(12 * 60 * 60)
 }
+fn default_session_cleanup_interval() -> Duration {
+    Duration::from_secs(5 * 60)
+}
 fn default_smtp_timeout() -> Duration {
     Duration::from_secs(10)
 }
@@ -353,6 +429,47 @@ fn default_kv_mount() -> String {
 }
 fn default_mysql_port() -> u16 {
     3306
+}
+fn one() -> u32 {
+    1
+}
+fn default_distro() -> String {
+    "k3s".into()
+}
+/// `dev` and `ha`, as the request form offers them when the configuration names none.
+fn default_templates() -> BTreeMap<String, TemplateConfig> {
+    let quota = |cpu: &str, memory: &str, pods, storage: &str| QuotaConfig {
+        cpu: cpu.into(),
+        memory: memory.into(),
+        pods,
+        storage: storage.into(),
+    };
+    BTreeMap::from([
+        (
+            "dev".to_owned(),
+            TemplateConfig {
+                description: "Development: one control-plane replica, small quota".into(),
+                replicas: 1,
+                pod_disruption_budget: false,
+                quota: quota("4", "8Gi", 50, "50Gi"),
+                distro: default_distro(),
+                chart_version: "0.19.7".into(),
+                datastore: Datastore::Mysql,
+            },
+        ),
+        (
+            "ha".to_owned(),
+            TemplateConfig {
+                description: "Highly available: two control-plane replicas with a PodDisruptionBudget, larger quota".into(),
+                replicas: 2,
+                pod_disruption_budget: true,
+                quota: quota("16", "32Gi", 200, "200Gi"),
+                distro: default_distro(),
+                chart_version: "0.19.7".into(),
+                datastore: Datastore::Mysql,
+            },
+        ),
+    ])
 }
 fn default_log_level() -> String {
     "info".into()

@@ -24,6 +24,10 @@ pub enum AppError {
     /// The CSRF token or the Origin of a state-changing request did not match.
     #[error("CSRF check failed: {0}")]
     Csrf(&'static str),
+    /// Signing in did not complete, or the account may no longer use the portal. `message` is
+    /// shown; `detail` (which check failed) is only logged.
+    #[error("sign-in refused: {detail}")]
+    SignIn { message: String, detail: String },
     /// A backend the request needs is down; the name is shown, the cause only logged.
     #[error("{service} unavailable")]
     Unavailable {
@@ -40,7 +44,9 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::NotAuthenticated => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) | AppError::Csrf(_) => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::Csrf(_) | AppError::SignIn { .. } => {
+                StatusCode::FORBIDDEN
+            }
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -58,6 +64,7 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::Conflict(_) => "conflict",
             AppError::Csrf(_) => "csrf",
+            AppError::SignIn { .. } => "sign_in",
             AppError::Unavailable { .. } => "unavailable",
             AppError::Internal(_) => "internal",
         }
@@ -68,6 +75,7 @@ impl AppError {
         match self {
             AppError::NotAuthenticated => "You need to sign in.".into(),
             AppError::Forbidden(m) | AppError::BadRequest(m) | AppError::Conflict(m) => m.clone(),
+            AppError::SignIn { message, .. } => message.clone(),
             AppError::NotFound => "There is nothing here.".into(),
             AppError::Csrf(_) => "This form was stale or was sent from another site, so it was \
                                   not accepted. Go back, reload the page and try again."
@@ -103,6 +111,7 @@ impl IntoResponse for AppError {
             AppError::Internal(e) => Some(format!("{e:#}")),
             AppError::Unavailable { source, .. } => Some(format!("{source:#}")),
             AppError::Csrf(why) => Some((*why).to_owned()),
+            AppError::SignIn { detail, .. } => Some(detail.clone()),
             _ => None,
         };
         let info = ErrorInfo {
@@ -121,6 +130,15 @@ impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                AppError::unavailable("database", e)
+            }
+            // Too many connections, the server shutting down, or a connection exception: the
+            // database is there but cannot serve us right now.
+            sqlx::Error::Database(ref d)
+                if d.code().is_some_and(|c| {
+                    c == "53300" || c == "57P01" || c == "57P03" || c.starts_with("08")
+                }) =>
+            {
                 AppError::unavailable("database", e)
             }
             other => AppError::Internal(other.into()),

@@ -8,7 +8,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Oidc;
 use crate::config::Config;
+use crate::integrations::directory::Directory;
 use crate::store;
 use crate::web::{self, AppState, Metrics};
 
@@ -62,10 +64,18 @@ impl Application {
         if options.migrate {
             store::migrate(&db).await?;
         }
+        let directory = Arc::new(Directory::new(&config.ldap)?);
+        let oidc = Arc::new(Oidc::new(&config)?);
+        let config_kubernetes = config.kubernetes.clone();
+        let issuer_keys = crate::issuer::keys::KeySet::load(&config.issuer)?;
         let state = AppState {
             config: Arc::new(config),
             db,
             metrics: Arc::new(Metrics::new()),
+            directory,
+            oidc,
+            cluster: crate::integrations::kube::HostCluster::new(config_kubernetes),
+            issuer_keys: Arc::new(issuer_keys),
         };
         Ok(Application {
             listener,
@@ -106,6 +116,8 @@ impl Application {
             tasks.spawn(async move { crate::workers::run(state, stop_workers).await });
         }
         if let Some(listener) = self.listener {
+            let oidc = self.state.oidc.clone();
+            tokio::spawn(async move { oidc.warm_up().await });
             let app = web::router(self.state.clone());
             let stop_web = stop.clone();
             tracing::info!(addr = %listener.local_addr()?, "listening");

@@ -11,9 +11,16 @@ use crate::config::DatabaseConfig;
 
 pub mod audit;
 pub mod jobs;
+pub mod kube_sessions;
 pub mod outbox;
 pub mod page;
+pub mod provision;
+pub mod provision_mysql;
+pub mod provision_steps;
+pub mod provision_tenants;
 pub mod requests;
+pub mod sessions;
+pub mod tenant_access;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 

@@ -1,18 +1,27 @@
 //! The HTTP surface: the router, its middleware and the shared state handlers see.
 
+mod approvals;
+mod audit;
+mod auth;
 mod errors;
+mod groups;
 mod health;
 mod home;
+mod issuer;
 mod layout;
 mod metrics;
+mod requests;
 mod security_headers;
+mod tenants;
+mod views;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::http::{HeaderName, Request};
-use axum::routing::get;
+use axum::routing::{get, post};
 use sqlx::PgPool;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -20,7 +29,10 @@ use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{AuthState, Oidc};
 use crate::config::Config;
+use crate::integrations::directory::Directory;
+use crate::integrations::kube::HostCluster;
 pub use layout::Layout;
 pub use metrics::Metrics;
 
@@ -32,6 +44,45 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: PgPool,
     pub metrics: Arc<Metrics>,
+    pub directory: Arc<Directory>,
+    pub oidc: Arc<Oidc>,
+    /// The host cluster, for checks such as "does this namespace exist".
+    pub cluster: HostCluster,
+    /// The keys Tenantry signs Kubernetes id_tokens with.
+    pub issuer_keys: Arc<crate::issuer::keys::KeySet>,
+}
+
+impl AppState {
+    /// Tenantry's OIDC issuer for Kubernetes API servers.
+    pub fn issuer(&self) -> crate::issuer::refresh::Issuer<'_> {
+        crate::issuer::refresh::Issuer {
+            config: &self.config,
+            keys: &self.issuer_keys,
+            db: &self.db,
+            directory: &self.directory,
+        }
+    }
+
+    /// What the request use cases reach.
+    pub fn requests_context(&self) -> crate::requests::Context<'_> {
+        crate::requests::Context {
+            config: &self.config,
+            db: &self.db,
+            directory: &self.directory,
+            cluster: &self.cluster,
+        }
+    }
+}
+
+impl FromRef<AppState> for AuthState {
+    fn from_ref(state: &AppState) -> AuthState {
+        AuthState {
+            config: state.config.clone(),
+            db: state.db.clone(),
+            directory: state.directory.clone(),
+            oidc: state.oidc.clone(),
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -41,15 +92,65 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/", get(home::view_home_get))
+        .route("/login", get(auth::view_login_get))
+        .route("/auth/callback", get(auth::view_callback_get))
+        .route("/logout", post(auth::view_logout_post))
+        .route(
+            "/logout/everywhere",
+            post(auth::view_logout_everywhere_post),
+        )
+        .route(
+            "/requests",
+            get(requests::view_requests_get).post(requests::view_request_new_post),
+        )
+        .route("/requests/new", get(requests::view_request_new_get))
+        .route("/requests/{id}", get(requests::view_request_get))
+        .route(
+            "/requests/{id}/cancel",
+            post(requests::view_request_cancel_post),
+        )
+        .route("/approvals", get(approvals::view_approvals_get))
+        .route(
+            "/approvals/{id}",
+            get(approvals::view_approval_get).post(approvals::view_approval_post),
+        )
+        .route("/admin/audit", get(audit::view_admin_audit_get))
+        .route("/api/groups", get(groups::api_groups_get))
+        .route("/tenants", get(tenants::view_tenants_get))
+        .route(
+            "/tenants/{name}/access",
+            get(tenants::view_tenant_access_get),
+        )
+        .route(
+            "/tenants/{name}/kubeconfig/{target}",
+            get(tenants::view_tenant_kubeconfig_get),
+        )
+        .route(
+            "/kube-sessions/{id}/revoke",
+            post(tenants::view_kube_session_revoke_post),
+        )
+        .route(
+            "/oidc/.well-known/openid-configuration",
+            get(issuer::discovery),
+        )
+        .route("/oidc/jwks", get(issuer::jwks))
+        .route("/oidc/token", post(issuer::token))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::view_metrics_get))
         .nest_service("/static", static_dir)
         .fallback(errors::not_found)
+        // Inside the error renderer, so a refusal is shown as the "form expired" page.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::csrf::protect,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             errors::render_errors,
         ))
+        // Outside the error renderer, so error pages can show who is signed in.
+        .layer(crate::auth::session::layer(&state.config, state.db.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::record,

@@ -8,9 +8,34 @@ use crate::web::AppState;
 /// Runs every background worker until `stop` is cancelled, then waits for them to release
 /// what they hold.
 pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
-    let _ = &state;
     tracing::info!("background workers started");
+    let provisioning = tokio::spawn(crate::provision::worker::run(state.clone(), stop.clone()));
+    let sessions = tokio::spawn(crate::auth::cleanup::run(
+        state.db.clone(),
+        state.config.sessions.cleanup_interval,
+        stop.clone(),
+    ));
+    let mail = tokio::spawn(crate::mail::sender::run(
+        state.db.clone(),
+        state.config.smtp.clone(),
+        stop.clone(),
+    ));
     stop.cancelled().await;
+    match mail.await {
+        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "mail sender failed"),
+        Err(e) => tracing::error!(error = %e, "mail sender panicked"),
+        Ok(Ok(())) => {}
+    }
+    match sessions.await {
+        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "session cleanup failed"),
+        Err(e) => tracing::error!(error = %e, "session cleanup panicked"),
+        Ok(Ok(())) => {}
+    }
+    match provisioning.await {
+        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "provisioning workers failed"),
+        Err(e) => tracing::error!(error = %e, "provisioning workers panicked"),
+        Ok(Ok(())) => {}
+    }
     tracing::info!("background workers stopped");
     Ok(())
 }

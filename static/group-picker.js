@@ -33,7 +33,12 @@
     input.addEventListener("input", function () {
       clearTimeout(timer);
       const prefix = input.value.trim();
-      if (prefix.length < 2) return;
+      // Only what can be a group name (the server's rule): anything else has no suggestions,
+      // and asking would only earn a 400 in the console.
+      if (prefix.length < 2 || prefix.length > 64 || !/^[A-Za-z0-9 ._-]+$/.test(prefix)) {
+        list.replaceChildren();
+        return;
+      }
       timer = setTimeout(function () { search(prefix); }, 200);
     });
   });

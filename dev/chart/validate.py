@@ -13,12 +13,29 @@ parser) and exits 0; a crash exits non-zero with a traceback.
 """
 
 import json
+import re
 import sys
 
 import jsonschema
 import kubernetes_validate
 import yaml
 from kubernetes_validate import utils as kv
+from referencing import Registry, Resource
+
+
+def schema_errors(doc, version):
+    """Every error of `doc` against the strict schema of `version` (kubernetes_validate.validate
+    stops at the first), or None when no schema covers its kind."""
+    api_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", doc["apiVersion"])
+    schema_dir = f"v{version}-local-strict"
+    try:
+        schema = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/{doc['kind'].lower()}-{api_version}.json", version)
+    except FileNotFoundError:
+        return None
+    definitions = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
+    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    validator = jsonschema.validators.Draft202012Validator(schema, registry=registry)
+    return list(validator.iter_errors(doc))
 
 
 def manifests(min_minor):
@@ -29,13 +46,12 @@ def manifests(min_minor):
     for doc in docs:
         what = f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
         for version in versions:
-            try:
-                kubernetes_validate.validate(doc, version, strict=True)
-            except kv.SchemaNotFoundError:
+            found = schema_errors(doc, version)
+            if found is None:
                 unvalidated.append({"object": what, "apiVersion": doc.get("apiVersion"), "version": version})
                 break
-            except kv.ValidationError as e:
-                path = ".".join(str(p) for p in e.path)
+            for e in found:
+                path = ".".join(str(p) for p in e.absolute_path)
                 errors.append({"object": what, "version": version, "path": path, "message": e.message})
     json.dump(
         {

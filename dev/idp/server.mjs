@@ -67,8 +67,8 @@ const caPem = () => readFileSync(CA_FILE);
 function ldapClient() {
   return new LdapClient({
     url: LDAPS_URL,
-    timeout: 5000,
-    connectTimeout: 3000,
+    timeout: 15000,
+    connectTimeout: 10000,
     tlsOptions: { ca: [caPem()], minVersion: 'TLSv1.2' },
   });
 }

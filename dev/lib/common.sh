@@ -87,6 +87,14 @@ ensure_fixed_secret() {
   mv "$file.tmp" "$file"
 }
 
+# An RSA private key (PKCS#8 PEM) kept under secrets/, made once.
+ensure_rsa_key() {
+  local file=$SECRETS/$1
+  [[ -s $file ]] && return 0
+  (umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$file.tmp" 2>/dev/null)
+  mv "$file.tmp" "$file"
+}
+
 secret() { cat "$SECRETS/$1"; }
 
 # --- processes -----------------------------------------------------------------

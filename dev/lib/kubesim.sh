@@ -42,19 +42,61 @@ kube_sim_start() {
     CURRENT_SERVICE=""
     return 0
   fi
-  sha=$(sha256_of "$KUBE_SIM_BIN")
+  # The host trusts the portal's own issuer (http on the local stack, so the dev-only flag), and
+  # keeps its state, virtual clusters included, across restarts.
+  local args=(serve --listen "127.0.0.1:$KUBE_PORT" --ca-cert "$CA_CRT" --ca-key "$CA_KEY"
+    --kubeconfig-out "$KUBECONFIG_ADMIN" --state-dir "$D/kube" --state-file "$D/kube/state.json"
+    --oidc-issuer-url "http://127.0.0.1:8080/oidc" --oidc-client-id kubernetes
+    --oidc-username-claim preferred_username --oidc-username-prefix - --oidc-groups-claim groups
+    --oidc-allow-http-issuer)
+  sha=$( (sha256_of "$KUBE_SIM_BIN"; printf '%s\n' "${args[@]}") | sha256_of -)
   if kube_sim_healthy && [[ $(cat "$RUN/kube-sim.sha256" 2>/dev/null) == "$sha" ]]; then
     CURRENT_SERVICE=""
     return 0
   fi
   kube_sim_stop
   mkdir -p "$D/kube"
-  spawn kube-sim "$KUBE_SIM_BIN" serve --listen "127.0.0.1:$KUBE_PORT" --ca-cert "$CA_CRT" \
-    --ca-key "$CA_KEY" --kubeconfig-out "$KUBECONFIG_ADMIN" --state-dir "$D/kube"
+  spawn kube-sim "$KUBE_SIM_BIN" "${args[@]}"
   printf '%s' "$sha" >"$RUN/kube-sim.sha256"
   printf '%s' "$KUBE_SIM_BIN" >"$RUN/kube-sim.bin"
   wait_until 60 kube_sim_healthy || die_service kube-sim "GET $KUBE_API/readyz is not 200"
+  kube_sim_seed
   CURRENT_SERVICE=""
+}
+
+# What a platform team prepares on a host cluster before Tenantry runs: cert-manager's CA
+# ClusterIssuer (signing with the stack CA, so MariaDB trusts the client certificates it issues).
+kube_sim_seed() {
+  local crt key
+  crt=$(sed 's/^/    /' "$CA_CRT")
+  key=$(sed 's/^/    /' "$CA_KEY")
+  kubectl --kubeconfig "$KUBECONFIG_ADMIN" apply --server-side --field-manager=tenantry-stack -f - \
+    >>"$LOGS/kube-sim.log" 2>&1 <<EOF || die_service kube-sim "seeding the cert-manager ClusterIssuer failed"
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: cert-manager
+---
+apiVersion: v1
+kind: Secret
+type: kubernetes.io/tls
+metadata:
+  name: tenantry-ca
+  namespace: cert-manager
+stringData:
+  tls.crt: |
+$crt
+  tls.key: |
+$key
+---
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata:
+  name: tenantry-ca
+spec:
+  ca:
+    secretName: tenantry-ca
+EOF
 }
 
 kube_sim_stop() {

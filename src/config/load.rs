@@ -16,6 +16,7 @@ const SECRET_KEYS: &[&str] = &[
     "smtp.password",
     "vault.token",
     "mysql.admin_password",
+    "issuer.signing_key",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +164,8 @@ fn resolve_secrets(
         mysql.as_deref(),
         env,
     )?);
+    let key = file_override("issuer.signing_key", &config.issuer.signing_key_file);
+    config.issuer.signing_key = Some(secret::require("issuer.signing_key", key.as_deref(), env)?);
     Ok(())
 }
 
@@ -202,6 +205,17 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             return Err(ConfigError::key(
                 "ldap.url",
                 format!("scheme `{other}` is not ldap or ldaps"),
+            ));
+        }
+    }
+    if config.templates.is_empty() {
+        return Err(ConfigError::key("templates", "offer at least one template"));
+    }
+    for (name, template) in &config.templates {
+        if template.replicas == 0 {
+            return Err(ConfigError::key(
+                &format!("templates.{name}.replicas"),
+                "must be at least 1",
             ));
         }
     }

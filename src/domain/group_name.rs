@@ -19,9 +19,14 @@ impl GroupName {
             return Err(Invalid::new("Enter an AD group name."));
         }
         if name.chars().count() > MAX_LEN {
-            return Err(Invalid::new(format!("AD group names have at most {MAX_LEN} characters.")));
+            return Err(Invalid::new(format!(
+                "AD group names have at most {MAX_LEN} characters."
+            )));
         }
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')) {
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
+        {
             return Err(Invalid::new(
                 "Use the group's name as AD shows it: letters, digits, spaces, '.', '_' and '-'.",
             ));
@@ -58,7 +63,18 @@ mod tests {
 
     #[test]
     fn refuses_ldap_metacharacters_and_empty_names() {
-        for bad in ["", "  ", "*", "a*", "x)(cn=*", "a\\b", "a,b", "a=b", "a\0b", &"g".repeat(65)] {
+        for bad in [
+            "",
+            "  ",
+            "*",
+            "a*",
+            "x)(cn=*",
+            "a\\b",
+            "a,b",
+            "a=b",
+            "a\0b",
+            &"g".repeat(65),
+        ] {
             assert!(GroupName::parse(bad).is_err(), "{bad:?}");
         }
     }

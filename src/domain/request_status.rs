@@ -66,7 +66,10 @@ impl RequestStatus {
 
     /// Open requests and live tenants hold their name; closed ones release it.
     pub fn holds_name(self) -> bool {
-        !matches!(self, RequestStatus::Rejected | RequestStatus::Cancelled | RequestStatus::Deleted)
+        !matches!(
+            self,
+            RequestStatus::Rejected | RequestStatus::Cancelled | RequestStatus::Deleted
+        )
     }
 
     pub fn label(self) -> &'static str {
@@ -117,7 +120,10 @@ mod tests {
 
     #[test]
     fn a_pending_request_is_decided_or_cancelled_only() {
-        let allowed: Vec<_> = RequestStatus::ALL.into_iter().filter(|n| Pending.can_become(*n)).collect();
+        let allowed: Vec<_> = RequestStatus::ALL
+            .into_iter()
+            .filter(|n| Pending.can_become(*n))
+            .collect();
         assert_eq!(allowed, [Approved, Rejected, Cancelled]);
     }
 

@@ -8,7 +8,10 @@ pub struct TemplateName(String);
 
 impl TemplateName {
     /// Accepts only a name the configuration offers.
-    pub fn parse<'a>(input: &str, offered: impl IntoIterator<Item = &'a String>) -> Result<TemplateName, Invalid> {
+    pub fn parse<'a>(
+        input: &str,
+        offered: impl IntoIterator<Item = &'a String>,
+    ) -> Result<TemplateName, Invalid> {
         let name = input.trim();
         if name.is_empty() {
             return Err(Invalid::new("Choose a template."));

@@ -17,7 +17,14 @@ pub const MIN_LEN: usize = 2;
 pub const MAX_LEN: usize = 29;
 
 /// Names that belong to the platform, whatever the configuration adds.
-const RESERVED: &[&str] = &["default", "tenantry", "cert-manager", "vault", "ingress-nginx", "openunison"];
+const RESERVED: &[&str] = &[
+    "default",
+    "tenantry",
+    "cert-manager",
+    "vault",
+    "ingress-nginx",
+    "openunison",
+];
 
 impl TenantName {
     /// Parses user input. `reserved` are extra names the configuration forbids.
@@ -33,8 +40,13 @@ impl TenantName {
                 name.chars().count()
             )));
         }
-        if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err(Invalid::new("Use only lowercase letters a–z, digits and hyphens."));
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(Invalid::new(
+                "Use only lowercase letters a–z, digits and hyphens.",
+            ));
         }
         if !name.as_bytes()[0].is_ascii_lowercase() {
             return Err(Invalid::new("Start with a lowercase letter."));
@@ -50,7 +62,9 @@ impl TenantName {
             || RESERVED.contains(&name)
             || reserved.iter().any(|r| r.eq_ignore_ascii_case(name))
         {
-            return Err(Invalid::new(format!("“{name}” is reserved for the platform; choose another name.")));
+            return Err(Invalid::new(format!(
+                "“{name}” is reserved for the platform; choose another name."
+            )));
         }
         Ok(TenantName(name.to_owned()))
     }
@@ -96,21 +110,44 @@ mod tests {
 
     #[test]
     fn accepts_dns_labels_within_the_length() {
-        for ok in ["tenant1", "ab", "team-a-dev", "a2345678901234567890123456789"] {
+        for ok in [
+            "tenant1",
+            "ab",
+            "team-a-dev",
+            "a2345678901234567890123456789",
+        ] {
             assert!(parse(ok).is_ok(), "{ok}");
         }
     }
 
     #[test]
     fn refuses_what_is_not_a_short_dns_label() {
-        for bad in ["", "a", "Tenant1", "1tenant", "tenant-", "ten_ant", "ten.ant", "tenänt", "a--b", "a23456789012345678901234567890"] {
+        for bad in [
+            "",
+            "a",
+            "Tenant1",
+            "1tenant",
+            "tenant-",
+            "ten_ant",
+            "ten.ant",
+            "tenänt",
+            "a--b",
+            "a23456789012345678901234567890",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn refuses_reserved_names() {
-        for bad in ["default", "kube-system", "kube-anything", "vcluster-x", "tenantry", "payments-prod"] {
+        for bad in [
+            "default",
+            "kube-system",
+            "kube-anything",
+            "vcluster-x",
+            "tenantry",
+            "payments-prod",
+        ] {
             assert!(parse(bad).unwrap_err().0.contains("reserved"), "{bad}");
         }
     }
@@ -123,7 +160,10 @@ mod tests {
 
     #[test]
     fn distinct_names_derive_distinct_database_names() {
-        assert_ne!(parse("a-b").unwrap().database_identifier(), parse("ab").unwrap().database_identifier());
+        assert_ne!(
+            parse("a-b").unwrap().database_identifier(),
+            parse("ab").unwrap().database_identifier()
+        );
         assert_eq!(parse("team-a").unwrap().database_identifier(), "vc_team_a");
     }
 }

@@ -60,10 +60,23 @@ mod tests {
     #[test]
     fn bounds_are_enforced_with_a_message() {
         assert!(Justification::parse("").unwrap_err().0.contains("Enter"));
-        assert!(Justification::parse("too short").unwrap_err().0.contains("at least 10"));
-        assert!(Description::parse(&"x".repeat(1 << 20)).unwrap_err().0.contains("at most 500"));
+        assert!(
+            Justification::parse("too short")
+                .unwrap_err()
+                .0
+                .contains("at least 10")
+        );
+        assert!(
+            Description::parse(&"x".repeat(1 << 20))
+                .unwrap_err()
+                .0
+                .contains("at most 500")
+        );
         assert!(Reason::parse("ok\u{0}").is_err());
-        assert_eq!(Reason::parse("  fine by me \n").unwrap().as_str(), "fine by me");
+        assert_eq!(
+            Reason::parse("  fine by me \n").unwrap().as_str(),
+            "fine by me"
+        );
     }
 
     #[test]

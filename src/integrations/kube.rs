@@ -35,3 +35,37 @@ pub async fn probe(config: &KubernetesConfig) -> anyhow::Result<String> {
         version.major, version.minor, version.git_version
     ))
 }
+
+/// The host-cluster client, built on first use and shared by every handler and worker.
+#[derive(Clone)]
+pub struct HostCluster {
+    config: KubernetesConfig,
+    client: std::sync::Arc<tokio::sync::OnceCell<kube::Client>>,
+}
+
+impl HostCluster {
+    pub fn new(config: KubernetesConfig) -> Self {
+        HostCluster {
+            config,
+            client: Default::default(),
+        }
+    }
+
+    pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        self.client
+            .get_or_try_init(|| client(&self.config))
+            .await
+            .cloned()
+    }
+
+    /// Whether a namespace of that name exists on the host cluster.
+    pub async fn namespace_exists(&self, name: &str) -> anyhow::Result<bool> {
+        use k8s_openapi::api::core::v1::Namespace;
+        let api: kube::Api<Namespace> = kube::Api::all(self.client().await?);
+        Ok(api
+            .get_opt(name)
+            .await
+            .context("looking up the namespace")?
+            .is_some())
+    }
+}

@@ -20,7 +20,10 @@ const POLL: Duration = Duration::from_secs(30);
 
 pub async fn run(db: PgPool, config: SmtpConfig, stop: CancellationToken) -> anyhow::Result<()> {
     let transport = mail::transport(&config)?;
-    let from: Mailbox = config.from.parse().with_context(|| format!("smtp.from {:?} is not a mail address", config.from))?;
+    let from: Mailbox = config
+        .from
+        .parse()
+        .with_context(|| format!("smtp.from {:?} is not a mail address", config.from))?;
     let mut listener = None;
     while !stop.is_cancelled() {
         match send_one(&db, &transport, &from, &config).await {
@@ -34,7 +37,10 @@ pub async fn run(db: PgPool, config: SmtpConfig, stop: CancellationToken) -> any
             listener = listen(&db).await;
         }
         let wait = match outbox::next_due(&db).await {
-            Ok(Some(due)) => (due - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO).min(POLL),
+            Ok(Some(due)) => (due - chrono::Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(POLL),
             _ => POLL,
         };
         tokio::select! {
@@ -62,8 +68,16 @@ async fn listen(db: &PgPool) -> Option<PgListener> {
 }
 
 /// Sends at most one due message; `true` when one was processed (sent or rescheduled).
-async fn send_one(db: &PgPool, transport: &Transport, from: &Mailbox, config: &SmtpConfig) -> anyhow::Result<bool> {
-    let mut tx = db.begin().await.context("starting the outbox transaction")?;
+async fn send_one(
+    db: &PgPool,
+    transport: &Transport,
+    from: &Mailbox,
+    config: &SmtpConfig,
+) -> anyhow::Result<bool> {
+    let mut tx = db
+        .begin()
+        .await
+        .context("starting the outbox transaction")?;
     let Some(mail) = outbox::claim_due(&mut tx).await? else {
         tx.rollback().await.ok();
         return Ok(false);
@@ -80,17 +94,25 @@ async fn send_one(db: &PgPool, transport: &Transport, from: &Mailbox, config: &S
             outbox::mark_failed(&mut tx, mail.id, &format!("{e:#}"), retry_in).await?;
         }
     }
-    tx.commit().await.context("committing the outbox transaction")?;
+    tx.commit()
+        .await
+        .context("committing the outbox transaction")?;
     Ok(true)
 }
 
 async fn deliver(transport: &Transport, from: &Mailbox, mail: &QueuedMail) -> anyhow::Result<()> {
-    let to: Mailbox = mail.recipient.parse().with_context(|| format!("recipient {:?} is not a mail address", mail.recipient))?;
+    let to: Mailbox = mail
+        .recipient
+        .parse()
+        .with_context(|| format!("recipient {:?} is not a mail address", mail.recipient))?;
     let message = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(&mail.subject)
-        .multipart(MultiPart::alternative_plain_html(mail.body_text.clone(), mail.body_html.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            mail.body_text.clone(),
+            mail.body_html.clone(),
+        ))
         .context("building the message")?;
     transport.send(message).await.context("SMTP delivery")?;
     Ok(())
@@ -98,7 +120,10 @@ async fn deliver(transport: &Transport, from: &Mailbox, mail: &QueuedMail) -> an
 
 /// Exponential backoff with full jitter, capped.
 fn backoff(config: &SmtpConfig, attempts: i32) -> Duration {
-    let exp = config.retry_base.saturating_mul(1u32 << attempts.clamp(0, 16) as u32).min(config.retry_max);
+    let exp = config
+        .retry_base
+        .saturating_mul(1u32 << attempts.clamp(0, 16) as u32)
+        .min(config.retry_max);
     let jitter = rand::rng().random_range(0.5..=1.0);
     exp.mul_f64(jitter)
 }

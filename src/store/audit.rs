@@ -116,7 +116,12 @@ pub struct Filter {
 }
 
 /// Newest first; `before` is the id of the last row of the previous page.
-pub async fn list(db: &PgPool, filter: &Filter, before: Option<i64>, limit: i64) -> anyhow::Result<(Vec<AuditRow>, Option<i64>)> {
+pub async fn list(
+    db: &PgPool,
+    filter: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> anyhow::Result<(Vec<AuditRow>, Option<i64>)> {
     let mut rows: Vec<AuditRow> = sqlx::query_as(
         "SELECT id, at, actor, action, request_id, tenant_name, details FROM audit_events \
          WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR action = $2) \
@@ -134,7 +139,11 @@ pub async fn list(db: &PgPool, filter: &Filter, before: Option<i64>, limit: i64)
     .context("listing audit events")?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next = if more { rows.last().map(|r| r.id) } else { None };
+    let next = if more {
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
     Ok((rows, next))
 }
 

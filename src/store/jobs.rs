@@ -22,7 +22,11 @@ impl JobKind {
 /// Wakes idle provisioning workers in every replica.
 pub const CHANNEL: &str = "tenantry_jobs";
 
-pub async fn enqueue(tx: &mut Transaction<'_, Postgres>, request_id: Uuid, kind: JobKind) -> anyhow::Result<Uuid> {
+pub async fn enqueue(
+    tx: &mut Transaction<'_, Postgres>,
+    request_id: Uuid,
+    kind: JobKind,
+) -> anyhow::Result<Uuid> {
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO provision_jobs (id, request_id, kind) VALUES ($1, $2, $3)")
         .bind(id)

@@ -18,7 +18,10 @@ pub struct OutgoingMail {
     pub body_html: String,
 }
 
-pub async fn enqueue(tx: &mut Transaction<'_, Postgres>, mail: &OutgoingMail) -> anyhow::Result<()> {
+pub async fn enqueue(
+    tx: &mut Transaction<'_, Postgres>,
+    mail: &OutgoingMail,
+) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO mail_outbox (id, kind, request_id, recipient, subject, body_text, body_html) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -69,7 +72,12 @@ pub async fn mark_sent(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> anyhow::
     Ok(())
 }
 
-pub async fn mark_failed(tx: &mut Transaction<'_, Postgres>, id: Uuid, error: &str, retry_in: Duration) -> anyhow::Result<()> {
+pub async fn mark_failed(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    error: &str,
+    retry_in: Duration,
+) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE mail_outbox SET attempts = attempts + 1, last_error = $2, \
          next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",

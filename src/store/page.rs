@@ -15,7 +15,8 @@ pub struct Cursor {
 impl Cursor {
     /// Parses the opaque `after` query parameter: `<unix micros>.<uuid>`.
     pub fn parse(text: &str) -> Result<Cursor, Invalid> {
-        let invalid = || Invalid::new("That page link is not valid; start again from the first page.");
+        let invalid =
+            || Invalid::new("That page link is not valid; start again from the first page.");
         let (micros, id) = text.split_once('.').ok_or_else(invalid)?;
         let micros: i64 = micros.parse().map_err(|_| invalid())?;
         let at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
@@ -50,9 +51,18 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let cursor = Cursor { at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(), id: Uuid::new_v4() };
+        let cursor = Cursor {
+            at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            id: Uuid::new_v4(),
+        };
         assert_eq!(Cursor::parse(&cursor.encode()).unwrap(), cursor);
-        for bad in ["", "x", "1.2", "abc.5f0e", "99999999999999999999.00000000-0000-0000-0000-000000000000"] {
+        for bad in [
+            "",
+            "x",
+            "1.2",
+            "abc.5f0e",
+            "99999999999999999999.00000000-0000-0000-0000-000000000000",
+        ] {
             assert!(Cursor::parse(bad).is_err(), "{bad}");
         }
     }

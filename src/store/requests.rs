@@ -56,7 +56,10 @@ pub struct Decision {
 
 impl TenantRequest {
     pub fn cursor(&self) -> Cursor {
-        Cursor { at: self.created_at, id: self.id }
+        Cursor {
+            at: self.created_at,
+            id: self.id,
+        }
     }
 }
 
@@ -179,7 +182,11 @@ pub async fn name_held(db: &PgPool, name: &TenantName) -> anyhow::Result<bool> {
 
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> anyhow::Result<Option<TenantRequest>> {
     let sql = format!("SELECT {COLUMNS} FROM requests WHERE id = $1");
-    let row: Option<Row> = sqlx::query_as(&sql).bind(id).fetch_optional(db).await.context("reading a request")?;
+    let row: Option<Row> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+        .context("reading a request")?;
     row.map(TenantRequest::try_from).transpose()
 }
 
@@ -207,7 +214,11 @@ pub async fn list_for_requester(
 }
 
 /// The approver inbox: pending requests, oldest first.
-pub async fn list_pending(db: &PgPool, after: Option<Cursor>, limit: i64) -> anyhow::Result<Page<TenantRequest>> {
+pub async fn list_pending(
+    db: &PgPool,
+    after: Option<Cursor>,
+    limit: i64,
+) -> anyhow::Result<Page<TenantRequest>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM requests WHERE status = 'pending' \
          AND ($1::timestamptz IS NULL OR (created_at, id) > ($1, $2)) \
@@ -298,13 +309,18 @@ pub async fn transition(
     from: RequestStatus,
     to: RequestStatus,
 ) -> anyhow::Result<bool> {
-    anyhow::ensure!(from.can_become(to), "illegal request transition {from} -> {to}");
-    let done = sqlx::query("UPDATE requests SET status = $3, updated_at = now() WHERE id = $1 AND status = $2")
-        .bind(id)
-        .bind(from.as_str())
-        .bind(to.as_str())
-        .execute(&mut **tx)
-        .await
-        .context("changing a request's status")?;
+    anyhow::ensure!(
+        from.can_become(to),
+        "illegal request transition {from} -> {to}"
+    );
+    let done = sqlx::query(
+        "UPDATE requests SET status = $3, updated_at = now() WHERE id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .execute(&mut **tx)
+    .await
+    .context("changing a request's status")?;
     Ok(done.rows_affected() == 1)
 }

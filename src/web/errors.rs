@@ -15,6 +15,7 @@ use crate::error::{AppError, ErrorInfo};
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorView<'a> {
+    layout: super::Layout,
     title: &'a str,
     status: u16,
     message: &'a str,
@@ -27,7 +28,7 @@ pub async fn not_found() -> AppError {
 }
 
 pub async fn render_errors(
-    axum::extract::State(_): axum::extract::State<super::AppState>,
+    axum::extract::State(state): axum::extract::State<super::AppState>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -49,6 +50,12 @@ pub async fn render_errors(
         .unwrap_or_default()
         .to_owned();
 
+    // Error pages show the navigation of whoever is signed in, as the session says.
+    let session = request
+        .extensions()
+        .get::<tower_sessions::Session>()
+        .cloned();
+
     let response = next.run(request).await;
     let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
         return response;
@@ -66,7 +73,12 @@ pub async fn render_errors(
         )
             .into_response()
     } else {
+        let layout = match &session {
+            Some(session) => super::Layout::from_session(session, &state.config).await,
+            None => super::Layout::default(),
+        };
         let view = ErrorView {
+            layout,
             title: title(info.status, info.code),
             status: info.status.as_u16(),
             message: &info.message,
@@ -109,6 +121,7 @@ fn log(info: &ErrorInfo) {
 fn title(status: StatusCode, code: &str) -> &'static str {
     match (status.as_u16(), code) {
         (403, "csrf") => "Form expired",
+        (403, "sign_in") => "Sign-in failed",
         (403, _) => "Not allowed",
         (404, _) => "Not found",
         (400, _) => "Check your input",
@@ -124,6 +137,9 @@ fn next_step(code: &str) -> &'static str {
             "If you think you should have access, ask your team lead to add you to the right AD group. The home page lists the groups and roles the portal sees for you."
         }
         "csrf" => "Go back, reload the page, and send the form again.",
+        "sign_in" => {
+            "Start again from the home page. If it keeps failing, send the platform team the request id below."
+        }
         "not_found" => "Check the address, or start again from the home page.",
         "unavailable" => {
             "Nothing was changed. Wait a minute and try again; if it persists, tell the platform team."

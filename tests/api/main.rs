@@ -2,9 +2,26 @@
 
 mod helpers;
 
+mod access;
+mod approvals;
+mod audit;
+mod authz;
+mod browser;
+mod callback;
+mod chart;
 mod check;
 mod config;
+mod csrf;
 mod directory;
 mod health;
+mod login;
 mod logs;
 mod metrics;
+mod provision_bench;
+mod provision_crash;
+mod provision_deprovision;
+mod provision_faults;
+mod provision_happy;
+mod provision_idempotence;
+mod requests;
+mod sessions;

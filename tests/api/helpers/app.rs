@@ -26,6 +26,8 @@ pub struct AppOptions {
     pub env: HashMap<String, String>,
     pub database_url: Option<String>,
     pub serve: ServeOptions,
+    /// Listen here instead of on a fresh port (to restart "the same" portal).
+    pub addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for AppOptions {
@@ -34,6 +36,7 @@ impl Default for AppOptions {
             env: HashMap::new(),
             database_url: None,
             serve: ServeOptions::default(),
+            addr: None,
         }
     }
 }
@@ -46,9 +49,11 @@ impl TestApp {
     pub async fn spawn_with(options: AppOptions) -> TestApp {
         let stack = Stack::get();
         let db_name = create_database().await;
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding a test port");
+        let bind = options
+            .addr
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "127.0.0.1:0".into());
+        let listener = TcpListener::bind(&bind).await.expect("binding a test port");
         let addr = listener.local_addr().unwrap();
         let database_url = options
             .database_url
@@ -58,7 +63,9 @@ impl TestApp {
         let app = Application::with_listener(config.clone(), options.serve, Some(listener))
             .await
             .expect("building the application");
-        let db = PgPool::connect(&format!("{}/{db_name}", stack.pg_url()))
+        let db = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(3)
+            .connect(&database_url)
             .await
             .expect("connecting to the test database");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -154,6 +161,9 @@ admin_user = "{mysql_user}"
 admin_password_file = "{mysql_pw}"
 ca_file = "{ca}"
 
+[issuer]
+signing_key_file = "{issuer_key}"
+
 [kubernetes]
 kubeconfig = "{kubeconfig}"
 
@@ -176,6 +186,7 @@ format = "json"
         mysql_user = stack.var("MYSQL_ADMIN_USER"),
         mysql_pw = stack.var("MYSQL_ADMIN_PASSWORD_FILE"),
         kubeconfig = stack.var("KUBECONFIG_ADMIN"),
+        issuer_key = stack.var("ISSUER_KEY_FILE"),
     )
 }
 

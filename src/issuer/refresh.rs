@@ -1,0 +1,231 @@
+//! Handing out Kubernetes sessions and refreshing them: every refresh rotates the refresh token,
+//! asks AD again (groups, disabled accounts), and a reused token revokes its whole session.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::jwt::{self, Claims};
+use super::keys::KeySet;
+use crate::config::Config;
+use crate::integrations::directory::Directory;
+use crate::store::audit::{self, Action, Event};
+use crate::store::kube_sessions;
+
+/// What the token endpoint and the access page hand out.
+pub struct Tokens {
+    pub session_id: Uuid,
+    pub id_token: String,
+    pub refresh_token: String,
+    pub expires_in: Duration,
+}
+
+/// Who the tokens are for, as the directory says now.
+pub struct Subject<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub email: Option<&'a str>,
+    pub groups: &'a [String],
+}
+
+/// Why a refresh was refused. The token endpoint answers `invalid_grant` for all of them; the
+/// detail goes to the log and the audit trail.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("unknown refresh token")]
+    Unknown,
+    #[error("refresh token expired")]
+    Expired,
+    #[error("session revoked")]
+    Revoked,
+    #[error("refresh token reused; session revoked")]
+    Reused,
+    #[error("refresh token issued to another client")]
+    WrongClient,
+    #[error("user disabled or removed in the directory; session revoked")]
+    UserGone,
+    #[error("directory unavailable")]
+    DirectoryUnavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub struct Issuer<'a> {
+    pub config: &'a Config,
+    pub keys: &'a KeySet,
+    pub db: &'a PgPool,
+    pub directory: &'a Directory,
+}
+
+impl Issuer<'_> {
+    /// A new Kubernetes session (one kubeconfig) for `subject`.
+    pub async fn start_session(
+        &self,
+        subject: &Subject<'_>,
+        tenant: &str,
+        target: &str,
+    ) -> anyhow::Result<Tokens> {
+        let client_id = &self.config.issuer.client_id;
+        let mut tx = self.db.begin().await?;
+        let session =
+            kube_sessions::create(&mut tx, subject.username, client_id, tenant, target).await?;
+        let refresh_token = new_refresh_token();
+        kube_sessions::add_refresh_token(
+            &mut tx,
+            session.id,
+            &hash(&refresh_token),
+            self.config.issuer.refresh_ttl,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            Event {
+                actor: subject.username,
+                action: Action::KubeconfigIssued,
+                request_id: None,
+                tenant_name: Some(tenant),
+                details: json!({ "session": session.id, "target": target }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let id_token = self.id_token(subject, session.id)?;
+        Ok(Tokens {
+            session_id: session.id,
+            id_token,
+            refresh_token,
+            expires_in: self.config.issuer.token_ttl,
+        })
+    }
+
+    /// The refresh-token grant.
+    pub async fn refresh(&self, presented: &str, client_id: &str) -> Result<Tokens, RefreshError> {
+        let token_hash = hash(presented);
+        let mut tx = self.db.begin().await.map_err(anyhow::Error::from)?;
+        let Some(token) = kube_sessions::lock_token(&mut tx, &token_hash).await? else {
+            return Err(RefreshError::Unknown);
+        };
+        if token.revoked_at.is_some() {
+            return Err(RefreshError::Revoked);
+        }
+        if token.used_at.is_some() {
+            // A rotated-out token came back: someone holds a copy. End the whole session.
+            kube_sessions::revoke(&mut *tx, token.session_id, "refresh token reused").await?;
+            audit_revocation(
+                &mut tx,
+                &token.username,
+                &token.tenant_name,
+                token.session_id,
+                "refresh token reused",
+            )
+            .await?;
+            tx.commit().await.map_err(anyhow::Error::from)?;
+            return Err(RefreshError::Reused);
+        }
+        if token.client_id != client_id {
+            return Err(RefreshError::WrongClient);
+        }
+        if token.expires_at <= Utc::now() {
+            return Err(RefreshError::Expired);
+        }
+        let user = match self.directory.find_user(&token.username).await {
+            Ok(Some(user)) if !user.disabled => user,
+            Ok(_) => {
+                kube_sessions::revoke(&mut *tx, token.session_id, "user disabled or removed in AD")
+                    .await?;
+                audit_revocation(
+                    &mut tx,
+                    &token.username,
+                    &token.tenant_name,
+                    token.session_id,
+                    "user disabled or removed in AD",
+                )
+                .await?;
+                tx.commit().await.map_err(anyhow::Error::from)?;
+                return Err(RefreshError::UserGone);
+            }
+            Err(e) => return Err(RefreshError::DirectoryUnavailable(e)),
+        };
+        kube_sessions::mark_used(&mut tx, &token_hash).await?;
+        let refresh_token = new_refresh_token();
+        kube_sessions::add_refresh_token(
+            &mut tx,
+            token.session_id,
+            &hash(&refresh_token),
+            self.config.issuer.refresh_ttl,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        let subject = Subject {
+            username: &user.username,
+            display_name: &user.display_name,
+            email: user.email.as_deref(),
+            groups: &user.groups,
+        };
+        let id_token = self.id_token(&subject, token.session_id)?;
+        Ok(Tokens {
+            session_id: token.session_id,
+            id_token,
+            refresh_token,
+            expires_in: self.config.issuer.token_ttl,
+        })
+    }
+
+    fn id_token(&self, subject: &Subject<'_>, session: Uuid) -> anyhow::Result<String> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            iss: super::issuer_url(&self.config.server.external_url),
+            aud: self.config.issuer.client_id.clone(),
+            sub: subject.username.to_owned(),
+            preferred_username: subject.username.to_owned(),
+            email: subject.email.map(str::to_owned),
+            email_verified: subject.email.map(|_| true),
+            name: subject.display_name.to_owned(),
+            groups: subject.groups.to_vec(),
+            iat: now,
+            nbf: now,
+            exp: now + self.config.issuer.token_ttl.as_secs() as i64,
+            sid: session.to_string(),
+        };
+        jwt::sign(&self.keys.signing, &claims)
+    }
+}
+
+async fn audit_revocation(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    username: &str,
+    tenant: &str,
+    session: Uuid,
+    reason: &str,
+) -> anyhow::Result<()> {
+    audit::record(
+        tx,
+        Event {
+            actor: "tenantry",
+            action: Action::KubeSessionRevoked,
+            request_id: None,
+            tenant_name: Some(tenant),
+            details: json!({ "session": session, "user": username, "reason": reason }),
+        },
+    )
+    .await
+}
+
+fn new_refresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("tnr_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Refresh tokens carry 256 random bits, so a plain SHA-256 is enough to keep them useless
+/// to someone who reads the table.
+pub fn hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}

@@ -1,0 +1,296 @@
+//! "My tenants", a tenant's access page with its kubeconfigs, and revoking Kubernetes sessions.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::views::fmt_time;
+use super::{AppState, Layout};
+use crate::auth::CurrentUser;
+use crate::domain::{RequestStatus, TenantName};
+use crate::error::AppError;
+use crate::issuer::{self, refresh::Subject};
+use crate::kubeconfig::Kubeconfig;
+use crate::store::audit::{self, Action, Event};
+use crate::store::kube_sessions;
+use crate::store::requests::TenantRequest;
+use crate::store::tenant_access::{self, Endpoint};
+
+pub struct TenantLine {
+    pub name: String,
+    pub status: String,
+    pub status_label: String,
+    pub role: &'static str,
+    pub ready: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tenants_list.html")]
+pub struct MyTenantsView {
+    layout: Layout,
+    rows: Vec<TenantLine>,
+}
+
+pub async fn view_tenants_get(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+) -> Result<MyTenantsView, AppError> {
+    let listings = tenant_access::list_for(&state.db, &user.groups).await?;
+    let rows = listings
+        .into_iter()
+        .map(|t| {
+            let status: RequestStatus = t.status.parse().unwrap_or(RequestStatus::Failed);
+            let role = user
+                .tenant_role(&t.admin_group, t.viewer_group.as_deref())
+                .map(|r| r.label())
+                .unwrap_or("member");
+            TenantLine {
+                name: t.tenant_name,
+                status: status.as_str().to_owned(),
+                status_label: status.label().to_owned(),
+                role,
+                ready: status == RequestStatus::Ready,
+            }
+        })
+        .collect();
+    Ok(MyTenantsView { layout, rows })
+}
+
+/// A kubeconfig as the page shows it.
+pub struct Issued {
+    pub title: &'static str,
+    pub slug: &'static str,
+    pub yaml: String,
+    pub bash: String,
+    pub powershell: String,
+}
+
+pub struct SessionLine {
+    pub id: String,
+    pub tenant: String,
+    pub target: String,
+    pub created_at: String,
+    pub last_used_at: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tenant_access.html")]
+pub struct AccessView {
+    layout: Layout,
+    tenant: String,
+    role: &'static str,
+    configs: Vec<Issued>,
+    sessions: Vec<SessionLine>,
+}
+
+/// The tenant, if the user may reach it: its admins and viewers (nesting included). Anyone else
+/// — portal admins too, whom the tenant's RBAC would not let in anyway — gets 403, whether or
+/// not the tenant exists.
+async fn accessible(
+    state: &AppState,
+    user: &CurrentUser,
+    name: &str,
+) -> Result<(TenantRequest, Option<Endpoint>, &'static str), AppError> {
+    let denied = || {
+        AppError::Forbidden("Only the tenant's admins and viewers can get its kubeconfig.".into())
+    };
+    let name = TenantName::parse(name, &[]).map_err(|_| denied())?;
+    let (request, endpoint) = tenant_access::find(&state.db, name.as_str())
+        .await?
+        .ok_or_else(denied)?;
+    let role = user
+        .tenant_role(
+            request.admin_group.as_str(),
+            request.viewer_group.as_ref().map(|g| g.as_str()),
+        )
+        .ok_or_else(denied)?
+        .label();
+    Ok((request, endpoint, role))
+}
+
+pub async fn view_tenant_access_get(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let (request, endpoint, role) = accessible(&state, &user, &name).await?;
+    let Some(endpoint) = endpoint.filter(|_| request.status == RequestStatus::Ready) else {
+        return Err(AppError::Conflict(format!(
+            "The tenant “{}” is {} — its kubeconfig is available once it is ready.",
+            request.tenant_name,
+            request.status.label().to_lowercase()
+        )));
+    };
+    let mut configs = vec![issue(&state, &user, &request, Target::Vcluster(&endpoint)).await?];
+    if let Some(host) = host_endpoint(&state)? {
+        configs.push(issue(&state, &user, &request, Target::Host(&host)).await?);
+    }
+    let sessions = kube_sessions::active_for_user(&state.db, &user.username)
+        .await?
+        .into_iter()
+        .map(|s| SessionLine {
+            id: s.id.to_string(),
+            tenant: s.tenant_name,
+            target: s.target,
+            created_at: fmt_time(s.created_at),
+            last_used_at: s
+                .last_used_at
+                .map(fmt_time)
+                .unwrap_or_else(|| "never".into()),
+        })
+        .collect();
+    let view = AccessView {
+        layout,
+        tenant: request.tenant_name.to_string(),
+        role,
+        configs,
+        sessions,
+    };
+    // Tokens are on this page: no cache may keep it.
+    Ok(([(header::CACHE_CONTROL, "no-store")], view).into_response())
+}
+
+/// Downloads a fresh kubeconfig (a new session) as a file.
+pub async fn view_tenant_kubeconfig_get(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((name, target)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (request, endpoint, _) = accessible(&state, &user, &name).await?;
+    let endpoint = endpoint
+        .filter(|_| request.status == RequestStatus::Ready)
+        .ok_or_else(|| AppError::Conflict("The tenant is not ready yet.".into()))?;
+    let host = host_endpoint(&state)?;
+    let issued = match (target.as_str(), &host) {
+        ("vcluster", _) => issue(&state, &user, &request, Target::Vcluster(&endpoint)).await?,
+        ("host", Some(host)) => issue(&state, &user, &request, Target::Host(host)).await?,
+        _ => return Err(AppError::NotFound),
+    };
+    let filename = format!("{}-{}.kubeconfig", request.tenant_name, issued.slug);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/yaml".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        issued.yaml,
+    )
+        .into_response())
+}
+
+enum Target<'a> {
+    Vcluster(&'a Endpoint),
+    Host(&'a Endpoint),
+}
+
+fn host_endpoint(state: &AppState) -> Result<Option<Endpoint>, AppError> {
+    let config = &state.config.issuer;
+    let (Some(server), Some(ca_file)) = (&config.host_api_server, &config.host_ca_file) else {
+        return Ok(None);
+    };
+    let api_ca_pem = std::fs::read_to_string(ca_file).map_err(|e| {
+        AppError::Internal(anyhow::anyhow!(
+            "issuer.host_ca_file {}: {e}",
+            ca_file.display()
+        ))
+    })?;
+    Ok(Some(Endpoint {
+        api_endpoint: server.as_str().trim_end_matches('/').to_owned(),
+        api_ca_pem,
+    }))
+}
+
+async fn issue(
+    state: &AppState,
+    user: &CurrentUser,
+    request: &TenantRequest,
+    target: Target<'_>,
+) -> Result<Issued, AppError> {
+    let (endpoint, slug, title, name, namespace) = match target {
+        Target::Vcluster(e) => (
+            e,
+            "vcluster",
+            "Virtual cluster",
+            request.tenant_name.to_string(),
+            None,
+        ),
+        Target::Host(e) => (
+            e,
+            "host",
+            "Host namespace",
+            format!("{}-host", request.tenant_name),
+            Some(request.tenant_name.namespace()),
+        ),
+    };
+    let subject = Subject {
+        username: &user.username,
+        display_name: &user.display_name,
+        email: user.email.as_deref(),
+        groups: &user.groups,
+    };
+    let tokens = state
+        .issuer()
+        .start_session(&subject, request.tenant_name.as_str(), slug)
+        .await?;
+    let issuer_url = issuer::issuer_url(&state.config.server.external_url);
+    let config = Kubeconfig {
+        name: &name,
+        server: &endpoint.api_endpoint,
+        ca_pem: &endpoint.api_ca_pem,
+        namespace,
+        username: &user.username,
+        issuer_url: &issuer_url,
+        client_id: &state.config.issuer.client_id,
+        id_token: &tokens.id_token,
+        refresh_token: &tokens.refresh_token,
+    };
+    Ok(Issued {
+        title,
+        slug,
+        yaml: config.yaml(),
+        bash: config.bash(),
+        powershell: config.powershell(),
+    })
+}
+
+/// Ends a Kubernetes session: its owner or a portal admin.
+pub async fn view_kube_session_revoke_post(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Redirect, AppError> {
+    let session = kube_sessions::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !session.username.eq_ignore_ascii_case(&user.username) && !user.is_portal_admin() {
+        return Err(AppError::NotFound);
+    }
+    let mut tx = state.db.begin().await?;
+    if kube_sessions::revoke(&mut *tx, id, &format!("revoked by {}", user.username)).await? {
+        audit::record(
+            &mut tx,
+            Event {
+                actor: &user.username,
+                action: Action::KubeSessionRevoked,
+                request_id: None,
+                tenant_name: Some(&session.tenant_name),
+                details: json!({ "session": id, "user": session.username }),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Redirect::to(&format!(
+        "/tenants/{}/access",
+        session.tenant_name
+    )))
+}

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod kube_sessions;
 pub mod outbox;
 pub mod page;
+pub mod progress;
 pub mod provision;
 pub mod provision_mysql;
 pub mod provision_steps;

@@ -1,5 +1,6 @@
 //! The HTTP surface: the router, its middleware and the shared state handlers see.
 
+mod admin_tenants;
 mod approvals;
 mod audit;
 mod auth;
@@ -10,6 +11,7 @@ mod home;
 mod issuer;
 mod layout;
 mod metrics;
+mod progress;
 mod requests;
 mod security_headers;
 mod tenants;
@@ -109,6 +111,23 @@ pub fn router(state: AppState) -> Router {
             "/requests/{id}/cancel",
             post(requests::view_request_cancel_post),
         )
+        .route(
+            "/requests/{id}/progress",
+            get(progress::view_request_progress_get),
+        )
+        .route(
+            "/admin/requests/{id}/resume",
+            post(progress::view_admin_resume_post),
+        )
+        .route(
+            "/admin/requests/{id}/cancel",
+            post(progress::view_admin_cancel_post),
+        )
+        .route(
+            "/admin/requests/{id}/deprovision",
+            post(progress::view_admin_deprovision_post),
+        )
+        .route("/admin/tenants", get(admin_tenants::view_admin_tenants_get))
         .route("/approvals", get(approvals::view_approvals_get))
         .route(
             "/approvals/{id}",

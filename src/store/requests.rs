@@ -324,3 +324,26 @@ pub async fn transition(
     .context("changing a request's status")?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Every request, newest first, optionally of one status (the admin's list of tenants).
+pub async fn list_all(
+    db: &PgPool,
+    status: Option<RequestStatus>,
+    after: Option<Cursor>,
+    limit: i64,
+) -> anyhow::Result<Page<TenantRequest>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM requests WHERE ($1::text IS NULL OR status = $1) \
+         AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) \
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    );
+    let rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(status.map(RequestStatus::as_str))
+        .bind(after.map(|c| c.at))
+        .bind(after.map(|c| c.id))
+        .bind(limit + 1)
+        .fetch_all(db)
+        .await
+        .context("listing every request")?;
+    Ok(paginate(convert(rows)?, limit, TenantRequest::cursor))
+}

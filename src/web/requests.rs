@@ -204,6 +204,11 @@ pub struct RequestView {
     pub reason: String,
     pub reason_error: Option<String>,
     pub history: Vec<Timeline>,
+    pub progress: super::progress::ProgressPartial,
+    /// Portal admins' actions on the tenant, as the request's state allows them.
+    pub can_resume: bool,
+    pub can_cancel_job: bool,
+    pub can_deprovision: bool,
 }
 
 impl RequestView {
@@ -224,7 +229,19 @@ impl RequestView {
             .eq_ignore_ascii_case(&user.username);
         let pending = request.status == RequestStatus::Pending;
         let self_blocked = own && !state.config.roles.allow_self_approval;
+        let progress = super::progress::load(state, &request).await?;
+        let admin = user.is_portal_admin();
+        let status = request.status;
         Ok(RequestView {
+            progress,
+            can_resume: admin && status == RequestStatus::Failed,
+            can_cancel_job: admin
+                && matches!(
+                    status,
+                    RequestStatus::Approved | RequestStatus::Provisioning | RequestStatus::Failed
+                ),
+            can_deprovision: admin
+                && matches!(status, RequestStatus::Ready | RequestStatus::Failed),
             layout,
             created_at: fmt_time(request.created_at),
             created_at_iso: request.created_at.to_rfc3339(),
@@ -282,6 +299,9 @@ pub async fn view_request_get(
         Some("approved") => Some("You approved this request. Tenantry is building the tenant now; the requester and the tenant's admins are mailed when it is ready.".into()),
         Some("rejected") => Some("You rejected this request. The requester has been mailed your reason.".into()),
         Some("cancelled") => Some("You cancelled this request. Nothing will be built.".into()),
+        Some("resumed") => Some("Provisioning resumes from the step that failed.".into()),
+        Some("job_cancelled") => Some("Provisioning was cancelled. What was already built stays until the tenant is deprovisioned.".into()),
+        Some("deprovisioning") => Some("The tenant is being removed, step by step, in reverse order.".into()),
         _ => view.notice,
     };
     Ok(view)

@@ -43,6 +43,11 @@ const ROUTES: &[(&str, &str, [u16; 5])] = &[
     ("GET",  "/approvals/{id}",              [303,  403,  404,  403,  403]),
     ("POST", "/approvals/{id}",              [403,  403,  400,  403,  403]),
     ("GET",  "/admin/audit",                 [303,  403,  403,  200,  403]),
+    ("GET",  "/admin/tenants",               [303,  403,  403,  200,  403]),
+    ("GET",  "/requests/{id}/progress",      [303,  404,  404,  404,  404]),
+    ("POST", "/admin/requests/{id}/resume",  [403,  403,  403,  404,  403]),
+    ("POST", "/admin/requests/{id}/cancel",  [403,  403,  403,  404,  403]),
+    ("POST", "/admin/requests/{id}/deprovision", [403, 403, 403, 404, 403]),
     ("GET",  "/api/groups?prefix=tenant",    [401,  200,  200,  200,  200]),
     ("GET",  "/tenants",                     [303,  200,  200,  200,  200]),
     // {tenant}: a request (still pending) whose admin group is tenant1-admins.

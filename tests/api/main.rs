@@ -3,6 +3,7 @@
 mod helpers;
 
 mod access;
+mod admin;
 mod approvals;
 mod audit;
 mod authz;

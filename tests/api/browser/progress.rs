@@ -1,7 +1,6 @@
 //! Live provisioning progress on the request page (issue 8 §2): the page follows the engine by
 //! itself — no reload — through a retrying step to "ready" and the access link.
 //!
-//! Ignored until the request page has live progress: today it shows the state as of its load.
 //! The assertions are deliberately about what a person sees (texts, the status badge, the final
 //! link), not about markup, so they hold for server-sent events and for polling a fragment alike.
 
@@ -34,7 +33,6 @@ async fn assert_not_reloaded(browser: &Browser) {
 }
 
 #[tokio::test]
-#[ignore = "the request page has no live provisioning progress yet (issue 8 §2)"]
 async fn the_request_page_follows_provisioning_to_ready_without_reloading() {
     let sim = KubeSim::start(500).await;
     let app = spawn_app(&sim, &[]).await;
@@ -71,7 +69,6 @@ async fn the_request_page_follows_provisioning_to_ready_without_reloading() {
 }
 
 #[tokio::test]
-#[ignore = "the request page has no live provisioning progress yet (issue 8 §2)"]
 async fn a_retrying_step_shows_its_error_live_and_the_page_still_reaches_ready() {
     let sim = KubeSim::start(100).await;
     let app = spawn_app(&sim, &[("PROVISIONING__STEP_ATTEMPTS", "1000")]).await;

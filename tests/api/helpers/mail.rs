@@ -13,7 +13,6 @@ pub struct Address {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Mail {
-    pub id: String,
     pub subject: String,
     #[serde(default)]
     pub text: String,

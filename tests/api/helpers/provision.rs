@@ -20,12 +20,14 @@ use super::{Stack, TestApp};
 
 /// `TENANTRY__…` settings that make the engine fast and point it at `sim`.
 pub fn engine_env(sim: &KubeSim) -> HashMap<String, String> {
+    engine_env_for(&sim.kubeconfig)
+}
+
+/// The same, for the cluster (and identity) `kubeconfig` names.
+pub fn engine_env_for(kubeconfig: &std::path::Path) -> HashMap<String, String> {
     HashMap::from(
         [
-            (
-                "KUBERNETES__KUBECONFIG",
-                sim.kubeconfig.display().to_string(),
-            ),
+            ("KUBERNETES__KUBECONFIG", kubeconfig.display().to_string()),
             ("PROVISIONING__WORKERS", "2".into()),
             ("PROVISIONING__LEASE", "3s".into()),
             ("PROVISIONING__POLL_INTERVAL", "1s".into()),

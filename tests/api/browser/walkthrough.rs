@@ -90,18 +90,31 @@ async fn the_seeds_walkthrough_from_request_to_a_working_kubectl_in_the_browser(
     );
     assert!(browser.body_text().await.contains("Approved by"));
 
-    // 3. The engine builds tenant1. NOT YET IN THE PRODUCT: the request page's live progress
-    //    (issue 8 §2), which would let this step watch the page reach "ready" by itself. Until
-    //    it lands the test waits on the engine and then reloads the page, as a person would.
+    // 3. The engine builds tenant1 while she watches: the page follows it by itself, without a
+    //    reload, until the badge says Ready and the access page is linked.
     browser.check_page("walkthrough-5-approved").await;
+    browser
+        .execute("window.__tenantryWatched = true", vec![])
+        .await;
     wait_for_status(&app.db, id, RequestStatus::Ready, Duration::from_secs(120)).await;
-    browser.goto(&format!("/requests/{id}")).await;
-    assert_eq!(browser.text("main .status").await, "Ready");
+    browser
+        .wait_js(
+            "the status badge to say Ready",
+            "const s = document.querySelector('main .status'); return s && s.innerText.trim() === 'Ready';",
+        )
+        .await;
     assert!(
         browser
             .exists("main a[href='/tenants/tenant1/access']")
             .await,
         "no way on to the access page"
+    );
+    assert_eq!(
+        browser
+            .execute("return window.__tenantryWatched === true", vec![])
+            .await,
+        serde_json::json!(true),
+        "the page reloaded instead of following provisioning"
     );
     browser.check_page("walkthrough-6-ready").await;
 

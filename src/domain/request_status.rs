@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 /// ```text
 /// pending ─┬─> approved ─> provisioning ─┬─> ready ─> deprovisioning ─> deleted
+///          │   (approved ─> failed: cancelled before it started)
 ///          ├─> rejected                   └─> failed ─> provisioning (resumed)
 ///          └─> cancelled                        failed ─> deprovisioning
 /// ```
@@ -56,7 +57,7 @@ impl RequestStatus {
         matches!(
             (self, next),
             (Pending, Approved | Rejected | Cancelled)
-                | (Approved, Provisioning)
+                | (Approved, Provisioning | Failed)
                 | (Provisioning, Ready | Failed)
                 | (Failed, Provisioning | Deprovisioning)
                 | (Ready, Deprovisioning)

@@ -235,3 +235,66 @@ async fn deprovisioning_needs_the_tenant_name_typed_and_then_removes_the_tenant(
     app.stop().await;
     cleanup_shared(&name).await;
 }
+
+#[tokio::test]
+async fn an_admin_cancels_a_failed_job_and_the_tenant_can_then_only_be_removed() {
+    let sim = KubeSim::start(100).await;
+    let app = spawn_app(&sim, &[]).await;
+    let name = unique_name("cancel");
+    sim.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+        .await;
+    let id = approved_request(&app.db, &name).await;
+    wait_for_status(&app.db, id, RequestStatus::Failed, Duration::from_secs(60)).await;
+    app.login("mmosley", "start123").await;
+
+    let cancelled = app
+        .post_form(&format!("/admin/requests/{id}/cancel"), &[])
+        .await;
+    assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
+    let job: String = sqlx::query_scalar(
+        "SELECT status FROM provision_jobs WHERE request_id = $1 ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(job, "cancelled");
+    assert_eq!(
+        crate::helpers::provision::status(&app.db, id).await,
+        RequestStatus::Failed
+    );
+    let audit: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE request_id = $1 AND action = 'provisioning_cancelled'")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(audit, 1);
+    let again = app
+        .post_form(&format!("/admin/requests/{id}/cancel"), &[])
+        .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::CONFLICT,
+        "nothing left to cancel"
+    );
+    let resume = app
+        .post_form(&format!("/admin/requests/{id}/resume"), &[])
+        .await;
+    assert_eq!(
+        resume.status(),
+        StatusCode::CONFLICT,
+        "a cancelled job is not resumed"
+    );
+    let page = app
+        .get(&format!("/requests/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("/admin/requests/{id}/deprovision")),
+        "removal is what remains"
+    );
+    app.stop().await;
+    cleanup_shared(&name).await;
+}

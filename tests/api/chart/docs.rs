@@ -32,10 +32,11 @@ fn toml_keys(text: &str, commented: bool) -> BTreeSet<String> {
                 section = name.to_owned();
             } else if let Some(rest) = line.strip_prefix('#') {
                 let rest = rest.trim_start();
-                if let Some((key, _)) = rest.split_once(" = ") {
-                    if !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-                        keys.insert(format!("{section}.{key}"));
-                    }
+                if let Some((key, _)) = rest.split_once(" = ")
+                    && !key.is_empty()
+                    && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                {
+                    keys.insert(format!("{section}.{key}"));
                 }
             }
         }

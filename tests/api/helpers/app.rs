@@ -21,6 +21,7 @@ pub struct TestApp {
 }
 
 /// Builder for the configuration a test app runs with.
+#[derive(Default)]
 pub struct AppOptions {
     /// `TENANTRY__…` overrides applied on top of the stack's configuration.
     pub env: HashMap<String, String>,
@@ -28,17 +29,6 @@ pub struct AppOptions {
     pub serve: ServeOptions,
     /// Listen here instead of on a fresh port (to restart "the same" portal).
     pub addr: Option<std::net::SocketAddr>,
-}
-
-impl Default for AppOptions {
-    fn default() -> Self {
-        AppOptions {
-            env: HashMap::new(),
-            database_url: None,
-            serve: ServeOptions::default(),
-            addr: None,
-        }
-    }
 }
 
 impl TestApp {

@@ -42,10 +42,10 @@ kube_sim_start() {
     CURRENT_SERVICE=""
     return 0
   fi
-  # The host trusts the portal's own issuer (http on the local stack, so the dev-only flag), and
-  # keeps its state, virtual clusters included, across restarts.
+  # The host trusts the portal's own issuer (http on the local stack, so the dev-only flag). Like
+  # the OpenBao dev server it keeps its state in memory: a restart starts from a clean cluster.
   local args=(serve --listen "127.0.0.1:$KUBE_PORT" --ca-cert "$CA_CRT" --ca-key "$CA_KEY"
-    --kubeconfig-out "$KUBECONFIG_ADMIN" --state-dir "$D/kube" --state-file "$D/kube/state.json"
+    --kubeconfig-out "$KUBECONFIG_ADMIN" --state-dir "$D/kube"
     --oidc-issuer-url "http://127.0.0.1:8080/oidc" --oidc-client-id kubernetes
     --oidc-username-claim preferred_username --oidc-username-prefix - --oidc-groups-claim groups
     --oidc-allow-http-issuer)

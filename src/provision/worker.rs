@@ -48,10 +48,32 @@ pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()>
             stop.clone(),
         ));
     }
+    tasks.spawn(renew_reviewer_tokens(backends.clone(), stop.clone()));
     tracing::info!(workers = config.workers, "provisioning workers started");
     while tasks.join_next().await.is_some() {}
     tracing::info!("provisioning workers stopped");
     Ok(())
+}
+
+/// Keeps every ready tenant's Vault reviewer token alive: a token past half its life is replaced.
+/// Looks eight times per token lifetime, so a token is renewed well before it runs out even when
+/// a look fails. Replicas doing it at once is harmless: the vault step is idempotent.
+async fn renew_reviewer_tokens(backends: Backends, stop: CancellationToken) {
+    let every =
+        (backends.config.provisioning.vault.reviewer_token_ttl / 8).max(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        match super::reconcile::renew_reviewer_tokens(&backends).await {
+            Ok(0) => {}
+            Ok(renewed) => tracing::info!(renewed, "renewed Vault reviewer tokens"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "renewing Vault reviewer tokens failed")
+            }
+        }
+    }
 }
 
 /// Forwards notifications on the jobs channel to idle workers; reconnects after a failure.

@@ -13,6 +13,8 @@ use crate::helpers::provision::*;
 
 #[tokio::test]
 async fn an_approved_tenant1_is_built_in_every_system_and_a_pod_reads_only_its_own_secrets() {
+    // tenant1's database and Vault mount live in the shared MariaDB and OpenBao.
+    let _tenant1 = crate::helpers::browser::hold_shared_tenant_name("tenant1").await;
     cleanup_shared("tenant1").await;
     let sim = KubeSim::start(200).await;
     let app = spawn_app(&sim, &[]).await;
@@ -211,11 +213,8 @@ async fn an_approved_tenant1_is_built_in_every_system_and_a_pod_reads_only_its_o
     );
     assert_eq!(
         values["oidc"]["oidc-issuer-url"],
-        app.config
-            .server
-            .external_url
-            .as_str()
-            .trim_end_matches('/')
+        tenantry::issuer::issuer_url(&app.config.server.external_url),
+        "the virtual API server trusts Tenantry's own issuer"
     );
 
     // The kubeconfig page has what it needs.

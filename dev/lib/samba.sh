@@ -50,7 +50,7 @@ samba_conf() {
 	smb ports = 445
 	server services = -dns
 	# A few LDAP workers: the test suite signs dozens of people in at once over LDAPS.
-	prefork children = 4
+	prefork children = 6
 	private dir = $dir/private
 	binddns dir = $dir/bind-dns
 	lock directory = $dir

@@ -1,6 +1,6 @@
 //! The authorization matrix: every route × every kind of visitor → the status they get.
-//! Later issues add their routes to `ROUTES`; `every_route_of_the_router_is_in_the_matrix`
-//! fails until they do.
+//! Every new route goes into `ROUTES`; `every_route_of_the_router_is_in_the_matrix`
+//! fails until it is there.
 
 use std::collections::{BTreeSet, HashMap};
 

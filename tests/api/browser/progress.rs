@@ -1,4 +1,4 @@
-//! Live provisioning progress on the request page (issue 8 §2): the page follows the engine by
+//! Live provisioning progress on the request page: the page follows the engine by
 //! itself — no reload — through a retrying step to "ready" and the access link.
 //!
 //! The assertions are deliberately about what a person sees (texts, the status badge, the final

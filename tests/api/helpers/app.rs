@@ -114,8 +114,10 @@ listen = "{addr}"
 external_url = "http://{addr}"
 
 [database]
-max_connections = 5
-connect_timeout = "2s"
+# The suite runs dozens of portals on two cores: generous waits keep a busy machine from
+# looking like an outage (outage tests cut connections, which fails fast).
+max_connections = 10
+connect_timeout = "10s"
 
 [oidc]
 issuer_url = "{issuer}"
@@ -130,6 +132,8 @@ bind_password_file = "{bind_pw}"
 user_base_dn = "CN=Users,{base}"
 group_base_dn = "{base}"
 cache_ttl = "2s"
+pool_size = 8
+timeout = "15s"
 
 [roles]
 approver_groups = ["k8s-cluster-admins"]

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tenantry::domain::RequestStatus;
 
+use crate::helpers::TestApp;
 use crate::helpers::kube_sim::KubeSim;
 use crate::helpers::provision::{
     approved_request, cleanup_shared, spawn_app, unique_name, wait_for_status, wait_until,
@@ -84,15 +85,22 @@ async fn the_progress_fragment_follows_every_step_to_ready_and_links_the_access_
     cleanup_shared(&name).await;
 }
 
-#[tokio::test]
-async fn an_admin_sees_why_a_job_failed_fixes_it_and_resumes_from_the_page() {
+/// A tenant whose provisioning failed for good: its namespace already existed, not made by
+/// Tenantry. Deleting that namespace is the fix an admin makes before resuming.
+async fn failed_tenant(prefix: &str) -> (KubeSim, TestApp, String, uuid::Uuid) {
     let sim = KubeSim::start(100).await;
     let app = spawn_app(&sim, &[]).await;
-    let name = unique_name("resume");
+    let name = unique_name(prefix);
     sim.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
         .await;
     let id = approved_request(&app.db, &name).await;
     wait_for_status(&app.db, id, RequestStatus::Failed, Duration::from_secs(60)).await;
+    (sim, app, name, id)
+}
+
+#[tokio::test]
+async fn an_admin_sees_why_a_job_failed_fixes_it_and_resumes_from_the_page() {
+    let (sim, app, name, id) = failed_tenant("resume").await;
 
     app.login("mmosley", "start123").await;
     let page = app
@@ -238,13 +246,7 @@ async fn deprovisioning_needs_the_tenant_name_typed_and_then_removes_the_tenant(
 
 #[tokio::test]
 async fn an_admin_cancels_a_failed_job_and_the_tenant_can_then_only_be_removed() {
-    let sim = KubeSim::start(100).await;
-    let app = spawn_app(&sim, &[]).await;
-    let name = unique_name("cancel");
-    sim.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
-        .await;
-    let id = approved_request(&app.db, &name).await;
-    wait_for_status(&app.db, id, RequestStatus::Failed, Duration::from_secs(60)).await;
+    let (_sim, app, name, id) = failed_tenant("cancel").await;
     app.login("mmosley", "start123").await;
 
     let cancelled = app

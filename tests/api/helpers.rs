@@ -11,6 +11,7 @@ pub mod login;
 pub mod mail;
 pub mod provision;
 pub mod proxy;
+pub mod report;
 pub mod requests;
 pub mod stack;
 pub mod workers;

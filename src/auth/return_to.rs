@@ -35,6 +35,12 @@ impl ReturnTo {
             return None;
         }
         let path = joined.path();
+        // Dot segments can collapse into a scheme-relative `//host` (`/.//evil.example` becomes
+        // `//evil.example`), which a browser follows to another site: judge what the path became,
+        // not only what was typed.
+        if path.starts_with("//") {
+            return None;
+        }
         if path == "/login" || path.starts_with("/auth/") || path.starts_with("/logout") {
             return Some(ReturnTo::home());
         }
@@ -96,8 +102,34 @@ mod tests {
             "evil.example",
             "javascript:alert(1)",
             "",
+            "/.//evil.example",
+            "/..//evil.example",
+            "/x/..//evil.example",
+            "/%2e%2e//evil.example",
+            "/./\\evil.example",
         ] {
             assert_eq!(ReturnTo::parse(hostile), None, "{hostile:?}");
+        }
+    }
+
+    #[test]
+    fn what_parse_accepts_it_accepts_again_unchanged() {
+        // A pending sign-in stores the parsed value and parses it again when it comes back.
+        for raw in [
+            "/",
+            "/requests?after=abc",
+            "/a/./b/../c",
+            "/%2F%2Fx",
+            "/x y",
+            "/é?q=ü",
+        ] {
+            let once = ReturnTo::parse(raw).unwrap();
+            assert_eq!(
+                ReturnTo::parse(once.as_str()),
+                Some(once.clone()),
+                "{raw:?}"
+            );
+            assert!(!once.as_str().starts_with("//"), "{raw:?}");
         }
     }
 

@@ -80,11 +80,10 @@ pub async fn view_admin_audit_get(
                 .map_err(|_| AppError::BadRequest("That page link is not valid.".into()))?,
         ),
     };
-    let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let filter = Filter {
-        actor: non_empty(&query.actor),
+        actor: text_filter("actor", &query.actor)?,
         action,
-        tenant_name: non_empty(&query.tenant),
+        tenant_name: text_filter("tenant", &query.tenant)?,
         request_id: None,
     };
     let (rows, next) = audit::list(&state.db, &filter, before, PAGE_SIZE).await?;
@@ -108,4 +107,17 @@ pub async fn view_admin_audit_get(
         rows: rows.into_iter().map(AuditLine::from).collect(),
         next,
     })
+}
+
+/// A free-text filter: empty means none. Control characters cannot match anything stored, and
+/// Postgres refuses a NUL in a text parameter outright, so they are the user's error (400), not
+/// a failed query (500).
+fn text_filter(name: &str, value: &str) -> Result<Option<String>, AppError> {
+    let value = value.trim();
+    if value.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(format!(
+            "The {name} filter cannot contain control characters."
+        )));
+    }
+    Ok(Some(value.to_owned()).filter(|v| !v.is_empty()))
 }

@@ -1,4 +1,5 @@
-//! Headers that harden every response: a strict CSP without inline script, no framing, no sniffing.
+//! Headers that harden every response: a strict CSP without inline script, no framing, no sniffing,
+//! no caching of dynamic answers.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
@@ -8,8 +9,14 @@ use axum::response::Response;
 use super::AppState;
 
 pub async fn apply(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let is_static = request.uri().path().starts_with("/static/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // What a handler answers is someone's own (names, groups, CSRF tokens, tokens): no cache
+    // and no back button on a shared machine may keep it, unless the handler says otherwise.
+    if !is_static && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     // Chrome checks form-action on the redirect after a POST too, and sign-out ends at the IdP.
     let idp = state.config.oidc.issuer_url.origin().ascii_serialization();
     let csp = format!(

@@ -27,4 +27,5 @@ mod provision_faults;
 mod provision_happy;
 mod provision_idempotence;
 mod requests;
+mod security;
 mod sessions;

@@ -33,11 +33,13 @@ impl TenantName {
         if name.is_empty() {
             return Err(Invalid::new("Enter a tenant name."));
         }
-        if name.len() < MIN_LEN || name.len() > MAX_LEN {
+        // Characters, not bytes: "ää" is two characters that break the alphabet rule, and the
+        // message must not tell someone their 15-letter name is too long.
+        let count = name.chars().count();
+        if !(MIN_LEN..=MAX_LEN).contains(&count) {
             return Err(Invalid::new(format!(
-                "Use {MIN_LEN} to {MAX_LEN} characters (this has {}): derived names such as the \
-                 database user must fit their systems.",
-                name.chars().count()
+                "Use {MIN_LEN} to {MAX_LEN} characters (this has {count}): derived names such as \
+                 the database user must fit their systems."
             )));
         }
         if !name
@@ -136,6 +138,15 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn lengths_are_counted_in_characters() {
+        // 15 characters, 30 bytes: the alphabet is the problem, not the length.
+        let message = parse(&"ä".repeat(15)).unwrap_err().0;
+        assert!(message.contains("lowercase letters"), "{message}");
+        let message = parse(&"ä".repeat(30)).unwrap_err().0;
+        assert!(message.contains("this has 30"), "{message}");
     }
 
     #[test]

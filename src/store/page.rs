@@ -1,6 +1,6 @@
 //! Keyset pagination: a page of rows and the cursor to the next one.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use uuid::Uuid;
 
 use crate::domain::Invalid;
@@ -13,13 +13,17 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// Parses the opaque `after` query parameter: `<unix micros>.<uuid>`.
+    /// Parses the opaque `after` query parameter: `<unix micros>.<uuid>`, the time within the
+    /// years 1 to 9999 (rows are never older or newer, and Postgres cannot store every time
+    /// chrono can: a cursor beyond its range would fail the page's query).
     pub fn parse(text: &str) -> Result<Cursor, Invalid> {
         let invalid =
             || Invalid::new("That page link is not valid; start again from the first page.");
         let (micros, id) = text.split_once('.').ok_or_else(invalid)?;
         let micros: i64 = micros.parse().map_err(|_| invalid())?;
-        let at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
+        let at = DateTime::from_timestamp_micros(micros)
+            .filter(|at| (1..=9999).contains(&at.year()))
+            .ok_or_else(invalid)?;
         let id = Uuid::parse_str(id).map_err(|_| invalid())?;
         Ok(Cursor { at, id })
     }
@@ -62,6 +66,9 @@ mod tests {
             "1.2",
             "abc.5f0e",
             "99999999999999999999.00000000-0000-0000-0000-000000000000",
+            // Within chrono's range, outside Postgres's: the page query would fail.
+            "-8000000000000000000.00000000-0000-0000-0000-000000000000",
+            "8000000000000000000.00000000-0000-0000-0000-000000000000",
         ] {
             assert!(Cursor::parse(bad).is_err(), "{bad}");
         }

@@ -46,7 +46,14 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
 /// Loads configuration text with the given environment; the pure core of [`load_file`].
 pub fn load_str(text: &str, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
     let mut tree: Value = toml::from_str(text).map_err(|e| {
-        ConfigError::key("(file)", format!("not valid TOML: {}", e.message().trim()))
+        let place = e
+            .span()
+            .map(|span| place(text, span.start))
+            .unwrap_or_default();
+        ConfigError::key(
+            "(file)",
+            format!("not valid TOML{place}: {}", e.message().trim()),
+        )
     })?;
     reject_inline_secrets(&tree, "")?;
     apply_env_overrides(&mut tree, env)?;
@@ -61,6 +68,18 @@ pub fn load_str(text: &str, env: &HashMap<String, String>) -> Result<Config, Con
     resolve_secrets(&mut config, &lookup)?;
     validate(&config)?;
     Ok(config)
+}
+
+/// ` at line L, column C` of byte offset `at`, so a syntax error says where to look.
+fn place(text: &str, at: usize) -> String {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!(" at line {line}, column {column}")
 }
 
 fn reject_inline_secrets(tree: &Value, prefix: &str) -> Result<(), ConfigError> {
@@ -218,6 +237,15 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
                 "must be at least 1",
             ));
         }
+    }
+    // Checked here, not at the first provisioning: a typo would otherwise fail every tenant's
+    // certificate step with an issuer reference cert-manager cannot resolve.
+    let issuer_kind = &config.provisioning.certificate.issuer_kind;
+    if !matches!(issuer_kind.as_str(), "ClusterIssuer" | "Issuer") {
+        return Err(ConfigError::key(
+            "provisioning.certificate.issuer_kind",
+            format!("must be ClusterIssuer or Issuer, not `{issuer_kind}`"),
+        ));
     }
     if ldap.pool_size == 0 {
         return Err(ConfigError::key("ldap.pool_size", "must be at least 1"));

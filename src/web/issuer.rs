@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -90,8 +91,26 @@ fn client_id(headers: &HeaderMap, form: &TokenForm) -> Option<String> {
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<TokenForm>,
+    form: Result<axum::Form<TokenForm>, FormRejection>,
 ) -> Response {
+    // RFC 6749 5.2: a body that is not a form (wrong content type, a field twice, too large)
+    // is still answered with an OAuth error object, which kubectl's library can read.
+    let form = match form {
+        Ok(axum::Form(form)) => form,
+        Err(rejection) => {
+            let status = rejection.status();
+            let status = if status.is_client_error() {
+                status
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return oauth_error(
+                status,
+                "invalid_request",
+                "the body must be an application/x-www-form-urlencoded form with each field once",
+            );
+        }
+    };
     if form.grant_type != "refresh_token" {
         return oauth_error(
             StatusCode::BAD_REQUEST,

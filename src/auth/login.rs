@@ -38,6 +38,33 @@ pub struct Callback {
     pub state: Option<String>,
     pub error: Option<String>,
     pub iss: Option<String>,
+    /// One of the fields above came more than once: the callback is refused as malformed.
+    #[serde(skip)]
+    pub duplicated: bool,
+}
+
+impl Callback {
+    /// Reads the raw query leniently: a repeated field (which a strict deserializer turns into
+    /// a bare 400) keeps its first value and marks the callback malformed, so it is refused
+    /// with the sign-in page like any other bad callback, its state spent all the same.
+    pub fn from_query(query: Option<&str>) -> Callback {
+        let mut callback = Callback::default();
+        for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            let slot = match name.as_ref() {
+                "code" => &mut callback.code,
+                "state" => &mut callback.state,
+                "error" => &mut callback.error,
+                "iss" => &mut callback.iss,
+                _ => continue,
+            };
+            if slot.is_some() {
+                callback.duplicated = true;
+            } else {
+                *slot = Some(value.into_owned());
+            }
+        }
+        callback
+    }
 }
 
 /// Checks the callback against the sign-in it answers, validates the IdP's answer, looks the
@@ -63,6 +90,10 @@ pub async fn complete(
     let Some(pending) = pending else {
         return Err(refuse(session, &data, SignInFailure::UnknownState.error()).await);
     };
+    if callback.duplicated {
+        let failure = SignInFailure::MalformedCallback("a parameter appears twice");
+        return Err(refuse(session, &data, failure.error()).await);
+    }
     if let Some(error) = callback.error {
         return Err(refuse(session, &data, SignInFailure::IdpError(error).error()).await);
     }

@@ -1,6 +1,6 @@
 //! Sign-in, its callback, and sign-out. Thin: the work is in `crate::auth`.
 
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::response::Redirect;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -35,8 +35,9 @@ pub async fn view_login_get(
 pub async fn view_callback_get(
     State(auth): State<AuthState>,
     session: Session,
-    Query(callback): Query<Callback>,
+    RawQuery(query): RawQuery,
 ) -> Result<Redirect, AppError> {
+    let callback = Callback::from_query(query.as_deref());
     let return_to = login::complete(&auth, &session, callback).await?;
     Ok(Redirect::to(return_to.as_str()))
 }

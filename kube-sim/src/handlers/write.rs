@@ -93,6 +93,9 @@ pub fn prepare(
     record: bool,
 ) -> ApiResult<Value> {
     let def = &ctx.def;
+    // kube-apiserver decodes into its Go types before anything else: a field of the wrong type
+    // (`metadata.name: []`) is a 400 decode error, never read as "missing" by a later check.
+    validation::decode_check(def, &obj)?;
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = Value::Object(Map::new());
     }
@@ -477,6 +480,9 @@ fn server_side_apply(ctx: &Ctx, scope: Scope) -> ApiResult<Response<Body>> {
         ));
     }
     check_type_meta(ctx, &applied)?;
+    // kube-apiserver converts the apply patch to its typed form first: `metadata.name: {}` is
+    // a 400 there, not a missing name the URL then fills in.
+    validation::decode_check(&ctx.def, &applied)?;
     let name = ctx.name().to_string();
     let body_name = applied
         .pointer("/metadata/name")

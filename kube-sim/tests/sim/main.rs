@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod bad_bodies;
 mod bad_input;
 mod controllers;
 mod faults;

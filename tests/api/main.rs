@@ -7,6 +7,7 @@ mod admin;
 mod approvals;
 mod audit;
 mod authz;
+mod bad_input;
 mod bench;
 mod browser;
 mod callback;

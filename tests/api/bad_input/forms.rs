@@ -11,24 +11,38 @@ use uuid::Uuid;
 use super::{cases, hostile_text, sample};
 use crate::helpers::TestApp;
 use crate::helpers::access::options;
+use crate::helpers::kube_sim::KubeSim;
 use crate::helpers::report::report;
 
 const AREA: &str = "bad input";
 
-/// A signed-in browser on its own portal, with its CSRF token at hand.
+/// A signed-in browser on its own portal, with its CSRF token at hand. The portal's host
+/// cluster is a private simulator, so other tests stopping the stack's cannot fail these.
 pub struct Portal {
     pub app: TestApp,
     pub client: Client,
     pub csrf: String,
+    _sim: KubeSim,
 }
 
 impl Portal {
     pub async fn start(user: &str) -> Portal {
-        let app = TestApp::spawn_with(options(&[])).await;
+        let sim = KubeSim::start(0).await;
+        let kubeconfig = sim.kubeconfig.display().to_string();
+        let app = TestApp::spawn_with(options(&[(
+            "TENANTRY__KUBERNETES__KUBECONFIG",
+            kubeconfig.as_str(),
+        )]))
+        .await;
         app.login(user, "start123").await;
         let csrf = app.csrf_token(&app.client).await;
         let client = app.client.clone();
-        Portal { app, client, csrf }
+        Portal {
+            app,
+            client,
+            csrf,
+            _sim: sim,
+        }
     }
 
     /// Inserts a request in `status` by `requester` and returns its id.

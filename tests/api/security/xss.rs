@@ -15,6 +15,7 @@ use super::ad::{GroupCn, PayloadAd};
 use super::inert::Sweep;
 use super::payloads::{XSS, padded};
 use crate::helpers::app::AppOptions;
+use crate::helpers::login::browser;
 use crate::helpers::mail::{self, Mail, unique_tenant};
 use crate::helpers::requests::text_of;
 use crate::helpers::{Stack, TestApp};
@@ -542,6 +543,45 @@ async fn refused_and_reflected_markup_is_text_on_the_page_that_echoes_it() {
                 sweep.expect_inert(name, "query parameter", &html, payload);
             }
         }
+
+        // An unknown page named after the payload, and a sign-in callback carrying it as the
+        // IdP's error, code and state (in a browser of its own, so this one stays signed in).
+        let paths = [
+            ("404 page", format!("/{}", urlencode(payload))),
+            (
+                "sign-in failure page",
+                format!("/auth/callback?{}&{}&{}", q("error"), q("code"), q("state")),
+            ),
+        ];
+        // A request id that is no id, signed in: whatever explains the refusal is not HTML
+        // that runs, or not HTML at all (and then the browser may not sniff it into HTML).
+        let path = format!("/requests/{}", urlencode(payload));
+        let response = app.get(&path).await;
+        let status = response.status();
+        let html = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/html"));
+        let nosniff = response.headers().get("x-content-type-options").cloned();
+        let body = response.text().await.unwrap();
+        assert!(status.is_client_error(), "{path}: {status}");
+        if html {
+            sweep.expect_inert("400 page", "path id", &body, payload);
+        } else {
+            sweep.checks += 1;
+            assert_eq!(
+                nosniff.as_ref().map(|v| v.as_bytes()),
+                Some(&b"nosniff"[..])
+            );
+        }
+        for (name, path) in paths {
+            let response = browser().get(app.url(&path)).send().await.unwrap();
+            let status = response.status();
+            assert!(status.is_client_error(), "{path}: {status}");
+            let html = response.text().await.unwrap();
+            sweep.expect_inert(name, "path or callback parameter", &html, payload);
+        }
     }
     assert_eq!(app.count_requests().await, before, "nothing stored");
     assert_eq!(app.request_status(pending).await, "pending");
@@ -549,7 +589,7 @@ async fn refused_and_reflected_markup_is_text_on_the_page_that_echoes_it() {
     sweep.finish(
         "security",
         &format!(
-            "xss (refused and reflected): {} payloads in tenant name, groups, template, an over-long reason and 7 query parameters",
+            "xss (refused and reflected): {} payloads in tenant name, groups, template, an over-long reason, 7 query parameters, a path id, an unknown path and the sign-in callback's error, code and state",
             XSS.len()
         ),
     );

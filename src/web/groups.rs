@@ -1,6 +1,7 @@
 //! The group picker's search: AD groups by name prefix, for signed-in users.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 
@@ -32,8 +33,11 @@ pub struct GroupSuggestions {
 pub async fn api_groups_get(
     State(state): State<AppState>,
     _user: CurrentUser,
-    Query(query): Query<GroupQuery>,
+    query: Result<Query<GroupQuery>, QueryRejection>,
 ) -> Result<Json<GroupSuggestions>, AppError> {
+    // An unreadable query (`prefix` twice) is the caller's error in the API's JSON shape, not
+    // the framework's plain text.
+    let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let prefix = GroupName::parse(&query.prefix).map_err(|e| AppError::BadRequest(e.0))?;
     let groups = state
         .directory

@@ -13,7 +13,7 @@ use super::requests::{PageQuery, RequestView, parse_cursor};
 use super::views::RequestRow;
 use super::{AppState, Layout};
 use crate::auth::Approver;
-use crate::domain::Reason;
+use crate::domain::{Reason, RequestStatus};
 use crate::error::AppError;
 use crate::requests::{self, Actor};
 use crate::store::page::PAGE_SIZE;
@@ -76,6 +76,20 @@ pub async fn view_approval_post(
         Err(e) => {
             let request = store::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
             let mut view = RequestView::load(&state, &user, layout, request).await?;
+            if !view.can_decide {
+                // The page would show no decision form to put the reason's error in: what is
+                // wrong is the request's state (or whose it is), so say that instead.
+                return Err(if view.request.status == RequestStatus::Pending {
+                    AppError::Forbidden(
+                        "You asked for this tenant, so another approver has to decide.".into(),
+                    )
+                } else {
+                    AppError::Conflict(format!(
+                        "This request is {} and can no longer be approved or rejected.",
+                        view.request.status.label().to_lowercase()
+                    ))
+                });
+            }
             view.reason = form.reason;
             view.reason_error = Some(e.0);
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, view).into_response());

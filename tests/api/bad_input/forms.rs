@@ -450,7 +450,7 @@ async fn decisions_and_admin_actions_refuse_bad_input_and_write_nothing() {
             "revoke"
         )),
     ];
-    let mut tally = [0usize; 2];
+    let mut tally = [0usize; 3];
     for (i, ((path, sent, kind), token_in_body)) in
         sample((routes, any::<bool>()), n * 4, 0xdec1_5105)
             .into_iter()
@@ -478,6 +478,15 @@ async fn decisions_and_admin_actions_refuse_bad_input_and_write_nothing() {
             continue;
         }
         assert!(status.is_client_error(), "{what} → {status}");
+        if status == StatusCode::UNPROCESSABLE_ENTITY && page.contains("<form") {
+            // The request page again, the reason's problem named next to it.
+            assert_eq!(kind, "decision", "{what}");
+            assert!(
+                page.contains("id=\"reason-error\""),
+                "{what}: 422 without the reason's error"
+            );
+            tally[2] += 1;
+        }
         assert_eq!(
             portal.snapshot().await,
             before,
@@ -488,10 +497,11 @@ async fn decisions_and_admin_actions_refuse_bad_input_and_write_nothing() {
     report(
         AREA,
         format!(
-            "decisions, cancel, admin resume/cancel/deprovision, session revoke: {} generated cases (garbage ids, bad/missing/duplicated fields), 0 5xx, {} valid actions, {} refusals with the database unchanged",
+            "decisions, cancel, admin resume/cancel/deprovision, session revoke: {} generated cases (garbage ids, bad/missing/duplicated fields), 0 5xx, {} valid actions, {} refusals with the database unchanged ({} of them the request page again naming the reason's problem)",
             n * 4,
             tally[0],
-            tally[1]
+            tally[1],
+            tally[2]
         ),
     );
 }

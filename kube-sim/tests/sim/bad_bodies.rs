@@ -389,7 +389,21 @@ async fn generated_bad_bodies_get_a_status_and_change_nothing() {
     // Still serving, and the original object is intact apart from accepted writes.
     let r = http.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    println!(
-        "bad input: kube-sim write bodies (create, update, merge/strategic/JSON patch, apply): {n} generated cases, 0 5xx, {refused} refused with a Status and the store unchanged ({reasons:?}), {accepted} valid writes, {dry} dry runs that changed nothing"
-    );
+    report(format!(
+        "kube-sim write bodies (create, update, merge/strategic/JSON patch, apply): {n} generated cases, 0 5xx, {refused} refused with a Status and the store unchanged ({reasons:?}), {accepted} valid writes, {dry} dry runs that changed nothing"
+    ));
+}
+
+/// Appends the line to the resilience report `dev/test` prints after the suite (the same file
+/// and format as the portal tests' `helpers::report`).
+fn report(line: String) {
+    use std::io::Write;
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("resilience-report.txt");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+    file.write_all(format!("resilience: bad input: {line}\n").as_bytes())
+        .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }

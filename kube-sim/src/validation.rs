@@ -167,11 +167,20 @@ fn pod_spec(spec: Option<&Value>, field: &str, c: &mut Vec<Cause>) {
     match spec.get("containers").and_then(Value::as_array) {
         Some(cs) if !cs.is_empty() => {
             for (i, ct) in cs.iter().enumerate() {
-                if s(ct, "/name").is_none() {
-                    c.push(Cause::required(&format!(
+                match s(ct, "/name") {
+                    None => c.push(Cause::required(&format!(
                         "{}.containers[{}].name",
                         field, i
-                    )));
+                    ))),
+                    Some(name) if !is_dns1123_label(name) => c.push(Cause::invalid(
+                        &format!("{}.containers[{}].name", field, i),
+                        &Value::String(name.into()),
+                        "a lowercase RFC 1123 label must consist of lower case alphanumeric \
+                         characters or '-', and must start and end with an alphanumeric character \
+                         (e.g. 'my-name',  or '123-abc', regex used for validation is \
+                         '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+                    )),
+                    Some(_) => {}
                 }
                 if s(ct, "/image").is_none() {
                     c.push(Cause::required(&format!(
@@ -356,6 +365,16 @@ fn kind_rules(def: &ResourceDef, obj: &Value, old: Option<&Value>, c: &mut Vec<C
         }
         ("apps", "Deployment") | ("apps", "StatefulSet") => {
             pod_spec(obj.pointer("/spec/template/spec"), "spec.template.spec", c);
+            if let Some(r) = obj
+                .pointer("/spec/replicas")
+                .filter(|r| r.as_i64().is_some_and(|n| n < 0))
+            {
+                c.push(Cause::invalid(
+                    "spec.replicas",
+                    r,
+                    "must be greater than or equal to 0",
+                ));
+            }
             match obj.pointer("/spec/selector") {
                 None => c.push(Cause::required("spec.selector")),
                 Some(sel) => {
@@ -724,6 +743,12 @@ pub fn decode_check(def: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
             }
         }
     }
+    if let Err((field, want, got)) = workload_types(def, obj) {
+        return fail(format!(
+            "json: cannot unmarshal {} into Go struct field {field} of type {want}",
+            go_type(got)
+        ));
+    }
     if def.group == "rbac.authorization.k8s.io"
         && let Some(rules) = obj.get("rules").filter(|r| !r.is_null())
     {
@@ -740,6 +765,73 @@ pub fn decode_check(def: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
             return fail(
                 "json: cannot unmarshal rules: each rule is an object of string lists".into(),
             );
+        }
+    }
+    Ok(())
+}
+
+/// The typed fields of workloads that a decoder into the Go structs refuses when they hold
+/// another JSON type: counts are integers, pod specs hold lists of container objects whose
+/// name and image are strings. `Err((field, Go type, value))` names the first one.
+fn workload_types<'a>(
+    def: &ResourceDef,
+    obj: &'a Value,
+) -> Result<(), (String, &'static str, &'a Value)> {
+    let ints: &[&str] = match (def.group.as_str(), def.kind.as_str()) {
+        ("apps", "Deployment") => &[
+            "replicas",
+            "minReadySeconds",
+            "revisionHistoryLimit",
+            "progressDeadlineSeconds",
+        ],
+        ("apps", "StatefulSet" | "ReplicaSet") => &["replicas", "minReadySeconds"],
+        ("apps", "DaemonSet") => &["minReadySeconds", "revisionHistoryLimit"],
+        ("batch", "Job") => &[
+            "parallelism",
+            "completions",
+            "backoffLimit",
+            "activeDeadlineSeconds",
+            "ttlSecondsAfterFinished",
+        ],
+        _ => &[],
+    };
+    for f in ints {
+        if let Some(v) = obj.pointer(&format!("/spec/{f}"))
+            && !v.is_null()
+            && !(v.is_i64() || v.is_u64())
+        {
+            return Err((format!("{}Spec.spec.{f}", def.kind), "int32", v));
+        }
+    }
+    let pod_spec = match (def.group.as_str(), def.kind.as_str()) {
+        ("", "Pod") => "/spec",
+        ("apps", _) | ("batch", "Job") => "/spec/template/spec",
+        ("batch", "CronJob") => "/spec/jobTemplate/spec/template/spec",
+        _ => return Ok(()),
+    };
+    for list in ["containers", "initContainers"] {
+        let field = || format!("PodSpec.spec.{list}");
+        let Some(v) = obj
+            .pointer(&format!("{pod_spec}/{list}"))
+            .filter(|v| !v.is_null())
+        else {
+            continue;
+        };
+        let Some(items) = v.as_array() else {
+            return Err((field(), "[]v1.Container", v));
+        };
+        for item in items {
+            let Some(container) = item.as_object() else {
+                return Err((field(), "v1.Container", item));
+            };
+            for key in ["name", "image"] {
+                if let Some(x) = container
+                    .get(key)
+                    .filter(|x| !x.is_string() && !x.is_null())
+                {
+                    return Err((format!("Container.spec.{list}.{key}"), "string", x));
+                }
+            }
         }
     }
     Ok(())

@@ -407,3 +407,199 @@ fn report(line: String) {
     file.write_all(format!("resilience: bad input: {line}\n").as_bytes())
         .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
+
+fn deployment(name: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": "bi"}},
+            "template": {
+                "metadata": {"labels": {"app": "bi"}},
+                "spec": {"containers": [{"name": "c", "image": "registry.example/x:1"}]},
+            },
+        },
+    })
+}
+
+/// Typed specs and a cluster-scoped kind: the defects kube-apiserver refuses as a decode error
+/// (400) or in validation (422), each against a fresh name so only the defect is on trial.
+#[tokio::test]
+async fn typed_specs_and_cluster_scoped_names_are_refused_like_kube_apiserver() {
+    let sim = Sim::start();
+    sim.ok(&["create", "ns", "bi"]);
+    let http = sim.admin_http();
+    let base = sim.url.clone();
+    let deployments = format!("{base}/apis/apps/v1/namespaces/bi/deployments");
+    let namespaces = format!("{base}/api/v1/namespaces");
+    type Defect = fn(&mut Value);
+    let deployment_defects: Vec<(&str, Defect, u16, &str)> = vec![
+        (
+            "replicas a string",
+            |d| d["spec"]["replicas"] = json!("two"),
+            400,
+            "BadRequest",
+        ),
+        (
+            "replicas a float",
+            |d| d["spec"]["replicas"] = json!(1.5),
+            400,
+            "BadRequest",
+        ),
+        ("spec a list", |d| d["spec"] = json!([]), 400, "BadRequest"),
+        (
+            "containers a string",
+            |d| d["spec"]["template"]["spec"]["containers"] = json!("c"),
+            400,
+            "BadRequest",
+        ),
+        (
+            "a container name a number",
+            |d| d["spec"]["template"]["spec"]["containers"][0]["name"] = json!(5),
+            400,
+            "BadRequest",
+        ),
+        (
+            "negative replicas",
+            |d| d["spec"]["replicas"] = json!(-1),
+            422,
+            "Invalid",
+        ),
+        (
+            "no selector",
+            |d| {
+                d["spec"].as_object_mut().unwrap().remove("selector");
+            },
+            422,
+            "Invalid",
+        ),
+        (
+            "a selector the template does not match",
+            |d| d["spec"]["selector"]["matchLabels"]["app"] = json!("other"),
+            422,
+            "Invalid",
+        ),
+        (
+            "no containers",
+            |d| d["spec"]["template"]["spec"]["containers"] = json!([]),
+            422,
+            "Invalid",
+        ),
+        (
+            "a container name with capitals",
+            |d| d["spec"]["template"]["spec"]["containers"][0]["name"] = json!("Bad_Name"),
+            422,
+            "Invalid",
+        ),
+        (
+            "a container without an image",
+            |d| {
+                d["spec"]["template"]["spec"]["containers"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("image");
+            },
+            422,
+            "Invalid",
+        ),
+        (
+            "the kind of another group",
+            |d| d["kind"] = json!("Job"),
+            400,
+            "BadRequest",
+        ),
+    ];
+    let namespace_names: Vec<(String, u16, &str)> = vec![
+        ("UPPER".into(), 422, "Invalid"),
+        ("dots.are.not.labels".into(), 422, "Invalid"),
+        ("a".repeat(64), 422, "Invalid"),
+        ("-lead".into(), 422, "Invalid"),
+        ("ok-but-kind-wrong".into(), 400, "BadRequest"),
+    ];
+    let list = |url: String| {
+        let http = http.clone();
+        async move {
+            let v: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            let names: Vec<Value> = v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["metadata"]["name"].clone())
+                .collect();
+            names
+        }
+    };
+    let before = (
+        list(deployments.clone()).await,
+        list(namespaces.clone()).await,
+    );
+    let mut tried = 0;
+    for (i, (what, defect, code, reason)) in deployment_defects.iter().enumerate() {
+        let mut body = deployment(&format!("d{i}"));
+        defect(&mut body);
+        for content_type in ["application/json", "application/yaml"] {
+            let sent = if content_type == "application/json" {
+                serde_json::to_vec(&body).unwrap()
+            } else {
+                // JSON is YAML; the YAML path must refuse alike.
+                serde_json::to_vec(&body).unwrap()
+            };
+            let r = http
+                .post(&deployments)
+                .header("content-type", content_type)
+                .body(sent)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{what}: no answer: {e}"));
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            check_status(what, status, &v);
+            assert_eq!(
+                (status, v["reason"].as_str().unwrap()),
+                (*code, *reason),
+                "{what} ({content_type}): {v}"
+            );
+            tried += 1;
+        }
+    }
+    for (name, code, reason) in &namespace_names {
+        let kind = if reason == &"BadRequest" {
+            "Pod"
+        } else {
+            "Namespace"
+        };
+        let body = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}});
+        let r = http.post(&namespaces).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        check_status(name, status, &v);
+        assert_eq!(
+            (status, v["reason"].as_str().unwrap()),
+            (*code, *reason),
+            "namespace {name:?}: {v}"
+        );
+        tried += 1;
+    }
+    let after = (
+        list(deployments.clone()).await,
+        list(namespaces.clone()).await,
+    );
+    assert_eq!(after, before, "a refused create left an object behind");
+    // The valid shapes are accepted, so the refusals above were about their defects.
+    let r = http
+        .post(&deployments)
+        .json(&deployment("d-ok"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = http
+        .post(&namespaces)
+        .json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ok-ns", "namespace": "ignored"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    report(format!(
+        "kube-sim typed specs and cluster-scoped names (Deployment field types and rules, Namespace names): {tried} refusals, each the code and reason kube-apiserver gives, nothing stored"
+    ));
+}

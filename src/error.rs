@@ -103,6 +103,8 @@ pub struct ErrorInfo {
     pub message: String,
     /// Full cause chain for the log; `None` for errors that are the user's to fix.
     pub detail: Option<String>,
+    /// The backend that was unavailable, for [`AppError::Unavailable`].
+    pub unavailable: Option<&'static str>,
 }
 
 impl IntoResponse for AppError {
@@ -114,11 +116,16 @@ impl IntoResponse for AppError {
             AppError::SignIn { detail, .. } => Some(detail.clone()),
             _ => None,
         };
+        let unavailable = match &self {
+            AppError::Unavailable { service, .. } => Some(*service),
+            _ => None,
+        };
         let info = ErrorInfo {
             status: self.status(),
             code: self.code(),
             message: self.public_message(),
             detail,
+            unavailable,
         };
         let mut response = info.status.into_response();
         response.extensions_mut().insert(info);

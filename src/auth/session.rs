@@ -100,6 +100,9 @@ pub async fn load(session: &Session) -> Result<SessionData, AppError> {
 
 /// Stores `data`, with the expiry it implies: a signed-in session ends at its idle or
 /// absolute timeout, one that only waits for a sign-in when the sign-in would expire.
+///
+/// Written through at once: the session layer would otherwise write it after the handler has
+/// answered, and turn a database outage into a bare 500 instead of the 503 naming the database.
 pub async fn store(session: &Session, data: &SessionData, config: &Config) -> Result<(), AppError> {
     let expiry = match &data.user {
         Some(user) => expiry_for(user, config),
@@ -112,7 +115,8 @@ pub async fn store(session: &Session, data: &SessionData, config: &Config) -> Re
         ),
     };
     session.set_expiry(Some(expiry));
-    session.insert(KEY, data).await.map_err(session_error)
+    session.insert(KEY, data).await.map_err(session_error)?;
+    persist(session).await
 }
 
 /// Writes the session now instead of when the response leaves, for changes that must hold

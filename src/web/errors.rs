@@ -73,9 +73,13 @@ pub async fn render_errors(
         )
             .into_response()
     } else {
+        // The session lives in the database: when that is what failed, asking it again for the
+        // navigation would only make the answer wait another connect timeout.
         let layout = match &session {
-            Some(session) => super::Layout::from_session(session, &state.config).await,
-            None => super::Layout::default(),
+            Some(session) if info.unavailable != Some("database") => {
+                super::Layout::from_session(session, &state.config).await
+            }
+            _ => super::Layout::default(),
         };
         let view = ErrorView {
             layout,

@@ -20,7 +20,6 @@ mod health;
 mod login;
 mod logs;
 mod metrics;
-mod provision_crash;
 mod provision_deprovision;
 mod provision_faults;
 mod provision_happy;

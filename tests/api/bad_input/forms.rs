@@ -373,6 +373,34 @@ async fn the_request_form_refuses_bad_fields_by_name_and_writes_nothing() {
             tally[2] += 1;
         }
     }
+    // Over the body limit (token in the header, or in the body after the 3 MiB): refused
+    // before any handler, nothing written.
+    let huge = format!("tenant_name=bi-huge&description={}", "d".repeat(3 << 20));
+    let mut over_limit = Vec::new();
+    for token_in_body in [false, true] {
+        let before = portal.snapshot().await;
+        let (status, _) = portal
+            .send(
+                Method::POST,
+                "/requests",
+                Some(FORM),
+                huge.clone().into_bytes(),
+                token_in_body,
+            )
+            .await;
+        assert!(
+            status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::BAD_REQUEST,
+            "over-limit body (token in body {token_in_body}) → {status}"
+        );
+        assert_eq!(portal.snapshot().await, before, "an over-limit body wrote");
+        over_limit.push(status.as_u16());
+    }
+    report(
+        AREA,
+        format!(
+            "request form over the body limit (3 MiB, token in the header or the body): {over_limit:?}, nothing written"
+        ),
+    );
     report(
         AREA,
         format!(

@@ -1,5 +1,6 @@
 //! Handing out Kubernetes sessions and refreshing them: every refresh rotates the refresh token,
-//! asks AD again (groups, disabled accounts), and a reused token revokes its whole session.
+//! asks AD again (groups, disabled accounts), ends the session of someone who is no longer an
+//! admin or viewer of the tenant, and a reused token revokes its whole session.
 
 use std::time::Duration;
 
@@ -14,10 +15,11 @@ use uuid::Uuid;
 
 use super::jwt::{self, Claims};
 use super::keys::KeySet;
+use crate::auth::roles::TenantRole;
 use crate::config::Config;
 use crate::integrations::directory::Directory;
 use crate::store::audit::{self, Action, Event};
-use crate::store::kube_sessions;
+use crate::store::{kube_sessions, tenant_access};
 
 /// What the token endpoint and the access page hand out.
 pub struct Tokens {
@@ -51,6 +53,8 @@ pub enum RefreshError {
     WrongClient,
     #[error("user disabled or removed in the directory; session revoked")]
     UserGone,
+    #[error("no longer an admin or viewer of the tenant, or the tenant is gone; session revoked")]
+    AccessLost,
     #[error("directory unavailable")]
     DirectoryUnavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -153,6 +157,20 @@ impl Issuer<'_> {
             }
             Err(e) => return Err(RefreshError::DirectoryUnavailable(e)),
         };
+        if !still_reaches(self.db, &user.groups, &token.tenant_name).await? {
+            let reason = "no longer an admin or viewer of the tenant";
+            kube_sessions::revoke(&mut *tx, token.session_id, reason).await?;
+            audit_revocation(
+                &mut tx,
+                &token.username,
+                &token.tenant_name,
+                token.session_id,
+                reason,
+            )
+            .await?;
+            tx.commit().await.map_err(anyhow::Error::from)?;
+            return Err(RefreshError::AccessLost);
+        }
         kube_sessions::mark_used(&mut tx, &token_hash).await?;
         let refresh_token = new_refresh_token();
         kube_sessions::add_refresh_token(
@@ -196,6 +214,20 @@ impl Issuer<'_> {
         };
         jwt::sign(&self.keys.signing, &claims)
     }
+}
+
+/// Whether `groups` (as the directory gives them now, nesting resolved) still make their holder
+/// an admin or viewer of the live tenant `tenant_name`.
+async fn still_reaches(db: &PgPool, groups: &[String], tenant_name: &str) -> anyhow::Result<bool> {
+    let Some((request, _)) = tenant_access::find(db, tenant_name).await? else {
+        return Ok(false);
+    };
+    Ok(TenantRole::of(
+        groups,
+        request.admin_group.as_str(),
+        request.viewer_group.as_ref().map(|g| g.as_str()),
+    )
+    .is_some())
 }
 
 async fn audit_revocation(

@@ -57,8 +57,10 @@ pub async fn render_errors(
         .cloned();
 
     let response = next.run(request).await;
-    let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
-        return response;
+    let info = match response.extensions().get::<ErrorInfo>().cloned() {
+        Some(info) => info,
+        None if is_rejection(&response) => rejection_info(response).await,
+        None => return response,
     };
     log(&info);
 
@@ -103,6 +105,35 @@ pub async fn render_errors(
     out
 }
 
+/// axum's own refusal of a request its extractors cannot read (a form field twice, a query
+/// that does not deserialize, a path id that is not one, a wrong content type): plain text.
+fn is_rejection(response: &Response) -> bool {
+    matches!(response.status().as_u16(), 400 | 413 | 415 | 422)
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("text/plain"))
+}
+
+/// Such a refusal as an error the page or the API's JSON shows like every other, so the
+/// person sees what could not be read instead of a bare line of text.
+async fn rejection_info(response: Response) -> ErrorInfo {
+    let status = response.status();
+    let text = axum::body::to_bytes(response.into_body(), 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let shown: String = text.chars().take(300).collect();
+    ErrorInfo {
+        status,
+        code: "bad_request",
+        message: format!("The request could not be read: {shown}"),
+        detail: Some(text),
+        unavailable: None,
+    }
+}
+
 fn log(info: &ErrorInfo) {
     let detail = info.detail.as_deref().unwrap_or("");
     if info.status.is_server_error() {
@@ -128,7 +159,7 @@ fn title(status: StatusCode, code: &str) -> &'static str {
         (403, "sign_in") => "Sign-in failed",
         (403, _) => "Not allowed",
         (404, _) => "Not found",
-        (400, _) => "Check your input",
+        (400 | 413 | 415 | 422, _) => "Check your input",
         (409, _) => "Already changed",
         (503, _) => "Temporarily unavailable",
         _ => "Something went wrong",

@@ -26,7 +26,7 @@ pub async fn run(db: PgPool, config: SmtpConfig, stop: CancellationToken) -> any
         .with_context(|| format!("smtp.from {:?} is not a mail address", config.from))?;
     let mut listener = None;
     while !stop.is_cancelled() {
-        match send_one(&db, &transport, &from, &config).await {
+        match send_one(&db, &transport, &from, &config, &stop).await {
             Ok(true) => continue,
             Ok(false) => {}
             Err(e) => {
@@ -73,6 +73,7 @@ async fn send_one(
     transport: &Transport,
     from: &Mailbox,
     config: &SmtpConfig,
+    stop: &CancellationToken,
 ) -> anyhow::Result<bool> {
     let mut tx = db
         .begin()
@@ -84,8 +85,21 @@ async fn send_one(
     };
     match deliver(transport, from, &mail).await {
         Ok(()) => {
-            outbox::mark_sent(&mut tx, mail.id).await?;
+            let recorded = async {
+                outbox::mark_sent(&mut tx, mail.id).await?;
+                tx.commit()
+                    .await
+                    .context("committing the outbox transaction")
+            }
+            .await;
+            if let Err(e) = recorded {
+                // The message is delivered: losing that knowledge (the database went away
+                // mid-transaction) would send it again once the database is back.
+                tracing::warn!(mail_id = %mail.id, error = %format!("{e:#}"), "mail sent but not recorded; recording it again");
+                record_sent(db, mail.id, stop).await;
+            }
             tracing::info!(mail_id = %mail.id, kind = %mail.kind, "mail sent");
+            return Ok(true);
         }
         Err(e) => {
             let retry_in = backoff(config, mail.attempts);
@@ -100,12 +114,34 @@ async fn send_one(
     Ok(true)
 }
 
+/// Marks a delivered message sent outside the failed transaction, trying until the database
+/// answers or the sender stops.
+async fn record_sent(db: &PgPool, id: uuid::Uuid, stop: &CancellationToken) {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match outbox::mark_sent_again(db, id).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(mail_id = %id, error = %format!("{e:#}"), "recording a sent mail failed; trying again");
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(Duration::from_secs(2));
+    }
+}
+
 async fn deliver(transport: &Transport, from: &Mailbox, mail: &QueuedMail) -> anyhow::Result<()> {
     let to: Mailbox = mail
         .recipient
         .parse()
         .with_context(|| format!("recipient {:?} is not a mail address", mail.recipient))?;
+    // One Message-ID per queued message: should a sender die between the server's acceptance
+    // and the commit, the copy sent again is the same message to every mail system.
     let message = Message::builder()
+        .message_id(Some(format!("<{}@{}>", mail.id, from.email.domain())))
         .from(from.clone())
         .to(to)
         .subject(&mail.subject)

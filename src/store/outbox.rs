@@ -72,6 +72,16 @@ pub async fn mark_sent(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> anyhow::
     Ok(())
 }
 
+/// [`mark_sent`] outside the claiming transaction, for a delivery whose transaction was lost.
+pub async fn mark_sent_again(db: &PgPool, id: Uuid) -> anyhow::Result<()> {
+    sqlx::query("UPDATE mail_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1 AND sent_at IS NULL")
+        .bind(id)
+        .execute(db)
+        .await
+        .context("marking mail sent")?;
+    Ok(())
+}
+
 pub async fn mark_failed(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,

@@ -305,11 +305,13 @@ async fn outage(backend: Backend) {
             approver.clone(),
         )),
     ];
+    // The approver stops only once the submissions have (and nothing is left to decide).
+    let submitted = Arc::new(AtomicBool::new(false));
     let approving = tokio::spawn(decisions(
         app.clone(),
         tally.clone(),
         book.clone(),
-        stop.clone(),
+        submitted.clone(),
         approver.clone(),
         approver_token,
     ));
@@ -317,6 +319,13 @@ async fn outage(backend: Backend) {
     // Traffic before, during and after the outage.
     let warm = Duration::from_secs(4);
     tokio::time::sleep(warm).await;
+    // A sign-in that went through the IdP just before the outage and comes back to the
+    // callback during it: the portal then needs the IdP (code exchange), Samba (groups) and
+    // Postgres (session) at once.
+    let held_client = support::browser();
+    let held = support::to_callback(&app, &setup, &held_client, "pplatt", "start123")
+        .await
+        .expect("a sign-in up to the callback before the outage");
     let before = tally.lock().unwrap().total();
     let cut_at = Instant::now();
     let stopped = match backend.stack_service() {
@@ -325,6 +334,19 @@ async fn outage(backend: Backend) {
             cut.proxy.as_ref().unwrap().cut();
             None
         }
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let held_outcome = support::finish_sign_in(&app, &tally, &held_client, &held, "pplatt").await;
+    let held_outcome = match (backend, held_outcome) {
+        (
+            Backend::Idp | Backend::Samba | Backend::Postgres,
+            Err(support::SignInError::Portal(s)),
+        ) if s == StatusCode::SERVICE_UNAVAILABLE => "503".to_owned(),
+        (Backend::Idp | Backend::Samba | Backend::Postgres, other) => {
+            panic!("{label} outage: a callback during the outage ended {other:?}, not 503")
+        }
+        (_, Ok(_)) => "signed in".to_owned(),
+        (_, Err(e)) => panic!("{label} outage: a callback during the outage failed: {e:?}"),
     };
     tokio::time::sleep(length.saturating_sub(cut_at.elapsed())).await;
     let during = tally.lock().unwrap().total() - before;
@@ -353,6 +375,7 @@ async fn outage(backend: Backend) {
     for d in drivers {
         d.await.expect("a traffic driver panicked");
     }
+    submitted.store(true, Ordering::SeqCst);
     tokio::time::timeout(Duration::from_secs(120), approving)
         .await
         .expect("the approver did not decide every accepted request within 120 s after the outage")
@@ -598,7 +621,7 @@ async fn outage(backend: Backend) {
         "outage",
         format!(
             "{label} down {outage_secs:.0} s: {total} requests ({during} during the outage): {by_class}; max answer {:.2} s; \
-             sign-ins {} ok / {} stopped at the IdP / {} refused by the portal; submissions {} accepted, {} answered 503, {} refused; \
+             sign-ins {} ok / {} stopped at the IdP / {} refused by the portal, a callback held across the cut: {held_outcome}; submissions {} accepted, {} answered 503, {} refused; \
              {} tenants ready once ({retried} attempts retried); {} mails delivered once ({mail_retries} delivery retries); \
              /readyz 503 {readyz_down} times during the outage; 0 panics",
             max.as_secs_f64(),
@@ -679,20 +702,20 @@ async fn submissions(
     }
 }
 
-/// mmosley approves every accepted request, trying again after a 503, until told to stop and
-/// nothing is left to decide.
+/// mmosley approves every accepted request, trying again after a 503, until the submissions
+/// are over and nothing is left to decide.
 async fn decisions(
     app: Arc<TestApp>,
     tally: Shared,
     book: SharedBook,
-    stop: Arc<AtomicBool>,
+    submitted: Arc<AtomicBool>,
     client: Client,
     token: String,
 ) {
     loop {
         let next = book.lock().unwrap().to_decide.pop_front();
         let Some(id) = next else {
-            if stop.load(Ordering::SeqCst) {
+            if submitted.load(Ordering::SeqCst) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(300)).await;

@@ -191,6 +191,19 @@ pub async fn sign_in(
     username: &str,
     password: &str,
 ) -> Result<String, SignInError> {
+    let callback = to_callback(app, tally, client, username, password).await?;
+    finish_sign_in(app, tally, client, &callback, username).await
+}
+
+/// The first half of a sign-in: from the portal's `/login` through the IdP's form, up to the
+/// callback URL the IdP sends the browser back with (not visited).
+pub async fn to_callback(
+    app: &TestApp,
+    tally: &Shared,
+    client: &Client,
+    username: &str,
+    password: &str,
+) -> Result<Url, SignInError> {
     let login = call(tally, "sign-in", client.get(app.url("/login")))
         .await
         .ok_or(SignInError::NoAnswer)?;
@@ -199,11 +212,9 @@ pub async fn sign_in(
     }
     let base = Url::parse(&app.address).unwrap();
     let mut url = base.join(login.location.as_deref().unwrap_or("/")).unwrap();
-    let mut callback = None;
     for _ in 0..20 {
         if url.as_str().starts_with(&app.address) {
-            callback = Some(url.clone());
-            break;
+            return Ok(url);
         }
         let response = client
             .get(url.as_str())
@@ -236,7 +247,17 @@ pub async fn sign_in(
         }
         url = next(&posted, &url)?;
     }
-    let callback = callback.ok_or_else(|| SignInError::Idp("endless redirects".into()))?;
+    Err(SignInError::Idp("endless redirects".into()))
+}
+
+/// The second half: the portal's callback, then the home page showing `username`.
+pub async fn finish_sign_in(
+    app: &TestApp,
+    tally: &Shared,
+    client: &Client,
+    callback: &Url,
+    username: &str,
+) -> Result<String, SignInError> {
     let landed = call(tally, "sign-in", client.get(callback.as_str()))
         .await
         .ok_or(SignInError::NoAnswer)?;
@@ -347,4 +368,40 @@ where
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// One copy of a message in maildev.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub message_id: Option<String>,
+    pub to: Vec<String>,
+}
+
+/// Every copy maildev holds whose subject contains `needle`, with its Message-ID header.
+pub async fn maildev_copies(needle: &str) -> Vec<Delivered> {
+    let url = format!(
+        "{}/api/email",
+        crate::helpers::Stack::get().var("MAILDEV_URL")
+    );
+    let all: Vec<serde_json::Value> = reqwest::get(&url)
+        .await
+        .expect("maildev answers")
+        .json()
+        .await
+        .expect("maildev JSON");
+    all.into_iter()
+        .filter(|m| m["subject"].as_str().is_some_and(|s| s.contains(needle)))
+        .map(|m| Delivered {
+            message_id: m["headers"]["message-id"].as_str().map(str::to_owned),
+            to: m["to"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t["address"].as_str())
+                        .map(str::to_lowercase)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
 }

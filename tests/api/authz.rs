@@ -195,7 +195,10 @@ async fn other_methods_are_refused(app: &TestApp, clients: &[Client], tenant: &s
                     .replace("{name}", "no-such-tenant")
                     .replace("{tenant}", tenant);
                 let mut request = client
-                    .request(Method::from_bytes(method.as_bytes()).unwrap(), app.url(&url))
+                    .request(
+                        Method::from_bytes(method.as_bytes()).unwrap(),
+                        app.url(&url),
+                    )
                     .header(ORIGIN, &app.address);
                 if signed_in {
                     request = request.header("x-csrf-token", app.csrf_token(client).await);

@@ -7,6 +7,7 @@ use anyhow::Context;
 
 pub struct Stack {
     vars: HashMap<String, String>,
+    pg_override: Option<String>,
 }
 
 impl Stack {
@@ -26,7 +27,10 @@ impl Stack {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
             .collect();
-        Ok(Stack { vars })
+        Ok(Stack {
+            vars,
+            pg_override: std::env::var("BENCH_PG_URL").ok().filter(|v| !v.is_empty()),
+        })
     }
 
     pub fn var(&self, key: &str) -> &str {
@@ -44,8 +48,12 @@ impl Stack {
             .to_owned())
     }
 
+    /// The Postgres server holding the benchmark's databases: `BENCH_PG_URL` (dev/bench starts a
+    /// private one), else the stack's.
     pub fn pg_url(&self) -> &str {
-        self.var("PG_URL")
+        self.pg_override
+            .as_deref()
+            .unwrap_or_else(|| self.var("PG_URL"))
     }
 
     pub fn ca(&self) -> PathBuf {

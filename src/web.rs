@@ -138,7 +138,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tenants", get(tenants::view_tenants_get))
         .route(
             "/tenants/{name}/access",
-            get(tenants::view_tenant_access_get),
+            get(tenants::view_tenant_access_get).post(tenants::view_tenant_access_post),
         )
         .route(
             "/tenants/{name}/kubeconfig/{target}",

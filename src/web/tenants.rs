@@ -1,7 +1,9 @@
-//! "My tenants", a tenant's access page with its kubeconfigs, and revoking Kubernetes sessions.
+//! "My tenants", a tenant's access page with its kubeconfigs (issued only when asked for), and
+//! revoking Kubernetes sessions.
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -61,10 +63,15 @@ pub async fn view_tenants_get(
     Ok(MyTenantsView { layout, rows })
 }
 
-/// A kubeconfig as the page shows it.
-pub struct Issued {
+/// One kubeconfig target on the access page, spelled out once the user asked for it.
+pub struct ConfigPanel {
     pub title: &'static str,
     pub slug: &'static str,
+    pub issued: Option<Issued>,
+}
+
+/// An issued kubeconfig as the page shows it.
+pub struct Issued {
     pub yaml: String,
     pub bash: String,
     pub powershell: String,
@@ -84,7 +91,7 @@ pub struct AccessView {
     layout: Layout,
     tenant: String,
     role: &'static str,
-    configs: Vec<Issued>,
+    configs: Vec<ConfigPanel>,
     sessions: Vec<SessionLine>,
 }
 
@@ -119,7 +126,37 @@ pub async fn view_tenant_access_get(
     layout: Layout,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    let (request, endpoint, role) = accessible(&state, &user, &name).await?;
+    access_page(&state, &user, layout, &name, None).await
+}
+
+/// What "Show the commands" sends: which kubeconfig to issue on the page.
+#[derive(serde::Deserialize)]
+pub struct ShowForm {
+    #[serde(default)]
+    target: String,
+}
+
+/// Issues one kubeconfig (a new session) and shows it on the access page as bash and PowerShell
+/// commands and as a file. Viewing the page issues nothing.
+pub async fn view_tenant_access_post(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Path(name): Path<String>,
+    Form(form): Form<ShowForm>,
+) -> Result<Response, AppError> {
+    access_page(&state, &user, layout, &name, Some(&form.target)).await
+}
+
+/// The access page, with the kubeconfig for `show` issued and spelled out when it is given.
+async fn access_page(
+    state: &AppState,
+    user: &CurrentUser,
+    layout: Layout,
+    name: &str,
+    show: Option<&str>,
+) -> Result<Response, AppError> {
+    let (request, endpoint, role) = accessible(state, user, name).await?;
     let Some(endpoint) = endpoint.filter(|_| request.status == RequestStatus::Ready) else {
         return Err(AppError::Conflict(format!(
             "The tenant “{}” is {} — its kubeconfig is available once it is ready.",
@@ -127,9 +164,26 @@ pub async fn view_tenant_access_get(
             request.status.label().to_lowercase()
         )));
     };
-    let mut configs = vec![issue(&state, &user, &request, Target::Vcluster(&endpoint)).await?];
-    if let Some(host) = host_endpoint(&state)? {
-        configs.push(issue(&state, &user, &request, Target::Host(&host)).await?);
+    let host = host_endpoint(state)?;
+    let mut targets = vec![Target::Vcluster(&endpoint)];
+    if let Some(host) = &host {
+        targets.push(Target::Host(host));
+    }
+    if show.is_some_and(|slug| !targets.iter().any(|t| t.slug() == slug)) {
+        return Err(AppError::NotFound);
+    }
+    let mut configs = Vec::new();
+    for target in targets {
+        let issued = if show == Some(target.slug()) {
+            Some(issue(state, user, &request, target).await?)
+        } else {
+            None
+        };
+        configs.push(ConfigPanel {
+            title: target.title(),
+            slug: target.slug(),
+            issued,
+        });
     }
     let sessions = kube_sessions::active_for_user(&state.db, &user.username)
         .await?
@@ -152,7 +206,7 @@ pub async fn view_tenant_access_get(
         configs,
         sessions,
     };
-    // Tokens are on this page: no cache may keep it.
+    // Tokens may be on this page: no cache may keep it.
     Ok(([(header::CACHE_CONTROL, "no-store")], view).into_response())
 }
 
@@ -167,12 +221,13 @@ pub async fn view_tenant_kubeconfig_get(
         .filter(|_| request.status == RequestStatus::Ready)
         .ok_or_else(|| AppError::Conflict("The tenant is not ready yet.".into()))?;
     let host = host_endpoint(&state)?;
-    let issued = match (target.as_str(), &host) {
-        ("vcluster", _) => issue(&state, &user, &request, Target::Vcluster(&endpoint)).await?,
-        ("host", Some(host)) => issue(&state, &user, &request, Target::Host(host)).await?,
+    let chosen = match (target.as_str(), &host) {
+        ("vcluster", _) => Target::Vcluster(&endpoint),
+        ("host", Some(host)) => Target::Host(host),
         _ => return Err(AppError::NotFound),
     };
-    let filename = format!("{}-{}.kubeconfig", request.tenant_name, issued.slug);
+    let issued = issue(&state, &user, &request, chosen).await?;
+    let filename = format!("{}-{}.kubeconfig", request.tenant_name, chosen.slug());
     Ok((
         [
             (header::CONTENT_TYPE, "application/yaml".to_owned()),
@@ -187,9 +242,27 @@ pub async fn view_tenant_kubeconfig_get(
         .into_response())
 }
 
+#[derive(Clone, Copy)]
 enum Target<'a> {
     Vcluster(&'a Endpoint),
     Host(&'a Endpoint),
+}
+
+impl Target<'_> {
+    /// The name in URLs, forms and the session list.
+    fn slug(self) -> &'static str {
+        match self {
+            Target::Vcluster(_) => "vcluster",
+            Target::Host(_) => "host",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Target::Vcluster(_) => "Virtual cluster",
+            Target::Host(_) => "Host namespace",
+        }
+    }
 }
 
 fn host_endpoint(state: &AppState) -> Result<Option<Endpoint>, AppError> {
@@ -215,18 +288,11 @@ async fn issue(
     request: &TenantRequest,
     target: Target<'_>,
 ) -> Result<Issued, AppError> {
-    let (endpoint, slug, title, name, namespace) = match target {
-        Target::Vcluster(e) => (
-            e,
-            "vcluster",
-            "Virtual cluster",
-            request.tenant_name.to_string(),
-            None,
-        ),
+    let slug = target.slug();
+    let (endpoint, name, namespace) = match target {
+        Target::Vcluster(e) => (e, request.tenant_name.to_string(), None),
         Target::Host(e) => (
             e,
-            "host",
-            "Host namespace",
             format!("{}-host", request.tenant_name),
             Some(request.tenant_name.namespace()),
         ),
@@ -254,8 +320,6 @@ async fn issue(
         refresh_token: &tokens.refresh_token,
     };
     Ok(Issued {
-        title,
-        slug,
         yaml: config.yaml(),
         bash: config.bash(),
         powershell: config.powershell(),

@@ -542,12 +542,29 @@ async fn the_bash_snippet_yields_a_working_context_and_the_powershell_one_runs_t
     let tenant = ReadyTenant::create(&unique_tenant("t1"), "tenant1-admins", None, &[]).await;
     let app = &tenant.app;
     app.login("jjackson", "start123").await;
-    let page = app
-        .get(&format!("/tenants/{}/access", tenant.name))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let path = format!("/tenants/{}/access", tenant.name);
+    let plain = app.get(&path).await.text().await.unwrap();
+    assert!(
+        !plain.contains("refresh-token"),
+        "viewing the page issues no kubeconfig"
+    );
+    let sessions = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM kube_sessions")
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(sessions().await, 0, "viewing the page starts no session");
+    let unknown = app.post_form(&path, &[("target", "elsewhere")]).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let shown = app.post_form(&path, &[("target", "vcluster")]).await;
+    assert_eq!(shown.status(), StatusCode::OK);
+    let page = shown.text().await.unwrap();
+    assert_eq!(
+        sessions().await,
+        1,
+        "showing the commands starts one session"
+    );
     let snippets: Vec<String> = scraper::Html::parse_document(&page)
         .select(&scraper::Selector::parse("pre.snippet code").unwrap())
         .map(|e| e.text().collect())

@@ -55,6 +55,8 @@ const ROUTES: &[(&str, &str, [u16; 5])] = &[
     ("GET",  "/tenants/{tenant}/access",     [303,  403,  403,  403,  409]),
     ("GET",  "/tenants/{tenant}/kubeconfig/vcluster", [303,  403,  403,  403,  409]),
     ("GET",  "/tenants/{name}/access",       [303,  403,  403,  403,  403]),
+    ("POST", "/tenants/{tenant}/access",     [403,  403,  403,  403,  409]),
+    ("POST", "/tenants/{name}/access",       [403,  403,  403,  403,  403]),
     ("POST", "/kube-sessions/{id}/revoke",   [403,  404,  404,  404,  404]),
     ("GET",  "/oidc/.well-known/openid-configuration", [200, 200, 200, 200, 200]),
     ("GET",  "/oidc/jwks",                   [200,  200,  200,  200,  200]),

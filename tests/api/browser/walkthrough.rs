@@ -159,6 +159,18 @@ async fn the_seeds_walkthrough_from_request_to_a_working_kubectl_in_the_browser(
         ok && out.contains("namespace/default"),
         "kubectl get namespaces: {out} {err}"
     );
+
+    // 7. He asks the page for the commands instead: a new session, shown once as bash,
+    //    PowerShell and a file, with bash open.
+    browser
+        .click_and_wait("form[action='/tenants/tenant1/access'] input[value='vcluster'] ~ button")
+        .await;
+    let bash = browser.text("details[open] pre.snippet code").await;
+    assert!(
+        bash.contains("kubectl config set-credentials"),
+        "the bash commands: {bash}"
+    );
+    browser.check_page("walkthrough-9-access-commands").await;
     browser.close().await;
     app.stop().await;
     cleanup_shared("tenant1").await;

@@ -44,27 +44,33 @@ pub struct TestGroup {
     pub dn: String,
 }
 
+/// An LDAPS connection to the stack's AD, bound as its Administrator.
+pub async fn admin_connection() -> Ldap {
+    let stack = Stack::get();
+    let tls = tenantry::integrations::tls::client_config(Some(&stack.ca())).unwrap();
+    let (conn, mut ldap) = LdapConnAsync::with_settings(
+        LdapConnSettings::new().set_config(tls),
+        stack.var("LDAPS_URL"),
+    )
+    .await
+    .expect("LDAPS to the stack's AD");
+    ldap3::drive!(conn);
+    ldap.simple_bind(
+        stack.var("AD_ADMIN_DN"),
+        &stack.secret("AD_ADMIN_PASSWORD_FILE"),
+    )
+    .await
+    .unwrap()
+    .success()
+    .expect("binding as the AD Administrator");
+    ldap
+}
+
 impl Ad {
     pub async fn connect() -> Ad {
         let stack = Stack::get();
-        let tls = tenantry::integrations::tls::client_config(Some(&stack.ca())).unwrap();
-        let (conn, mut ldap) = LdapConnAsync::with_settings(
-            LdapConnSettings::new().set_config(tls),
-            stack.var("LDAPS_URL"),
-        )
-        .await
-        .expect("LDAPS to the stack's AD");
-        ldap3::drive!(conn);
-        ldap.simple_bind(
-            stack.var("AD_ADMIN_DN"),
-            &stack.secret("AD_ADMIN_PASSWORD_FILE"),
-        )
-        .await
-        .unwrap()
-        .success()
-        .expect("binding as the AD Administrator");
         Ad {
-            ldap,
+            ldap: admin_connection().await,
             users_dn: format!("CN=Users,{}", stack.var("LDAP_BASE_DN")),
             upn_suffix: stack.var("AD_UPN_SUFFIX").to_owned(),
         }

@@ -4,11 +4,11 @@
 
 use std::collections::HashSet;
 
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod};
+use ldap3::{Ldap, Mod};
 use tenantry::integrations::directory::escape::dn_value;
 
 use crate::helpers::Stack;
-use crate::helpers::directory::{TestGroup, TestUser, unique};
+use crate::helpers::directory::{TestGroup, TestUser, admin_connection, unique};
 
 pub struct PayloadAd {
     ldap: Ldap,
@@ -19,24 +19,8 @@ pub struct PayloadAd {
 impl PayloadAd {
     pub async fn connect() -> PayloadAd {
         let stack = Stack::get();
-        let tls = tenantry::integrations::tls::client_config(Some(&stack.ca())).unwrap();
-        let (conn, mut ldap) = LdapConnAsync::with_settings(
-            LdapConnSettings::new().set_config(tls),
-            stack.var("LDAPS_URL"),
-        )
-        .await
-        .expect("LDAPS to the stack's AD");
-        ldap3::drive!(conn);
-        ldap.simple_bind(
-            stack.var("AD_ADMIN_DN"),
-            &stack.secret("AD_ADMIN_PASSWORD_FILE"),
-        )
-        .await
-        .unwrap()
-        .success()
-        .expect("binding as the AD Administrator");
         PayloadAd {
-            ldap,
+            ldap: admin_connection().await,
             users_dn: format!("CN=Users,{}", stack.var("LDAP_BASE_DN")),
             upn_suffix: stack.var("AD_UPN_SUFFIX").to_owned(),
         }

@@ -8,7 +8,6 @@
 //! (`callback.rs`, `directory.rs`), a rotated-out refresh token revoking its family
 //! (`access.rs`). Each sweep appends what it tried to the resilience report.
 
-mod ad;
 mod headers;
 mod inert;
 mod ldap;

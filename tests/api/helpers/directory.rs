@@ -38,6 +38,13 @@ pub struct TestUser {
     pub display_name: String,
 }
 
+/// A group's CN: the unique account name with a payload before or after it, or a given one.
+pub enum GroupCn<'a> {
+    Prefix(&'a str),
+    Suffix(&'a str),
+    Exact(&'a str),
+}
+
 #[derive(Debug, Clone)]
 pub struct TestGroup {
     pub cn: String,
@@ -78,11 +85,26 @@ impl Ad {
 
     /// An enabled user with mail and a password, in no group.
     pub async fn create_user(&self, hint: &str) -> TestUser {
+        self.create_user_with(hint, "", None).await
+    }
+
+    /// An enabled user with mail and a password, in no group, whose CN is `cn_prefix` followed
+    /// by its unique account name (a plain `sAMAccountName`, as the IdP's login form and AD need)
+    /// and whose display name is `display_name`, or "Test <username>".
+    pub async fn create_user_with(
+        &self,
+        hint: &str,
+        cn_prefix: &str,
+        display_name: Option<&str>,
+    ) -> TestUser {
         let username = unique(hint);
         let password = format!("Pw-{}-x1", uuid::Uuid::new_v4().simple());
-        let display_name = format!("Test {username}");
+        let display_name = display_name
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("Test {username}"));
         let email = format!("{username}@{}", self.upn_suffix);
-        let dn = format!("CN={},{}", dn_value(&username), self.users_dn);
+        let cn = format!("{cn_prefix}{username}");
+        let dn = format!("CN={},{}", dn_value(&cn), self.users_dn);
         let upn = format!("{username}@{}", self.upn_suffix);
         let quoted: Vec<u8> = format!("\"{password}\"")
             .encode_utf16()
@@ -118,12 +140,22 @@ impl Ad {
 
     /// A global security group with no members.
     pub async fn create_group(&self, hint: &str) -> TestGroup {
-        let cn = unique(hint);
+        self.create_group_with(hint, GroupCn::Prefix("")).await
+    }
+
+    /// A global security group with a unique plain account name and the CN `cn` says.
+    pub async fn create_group_with(&self, hint: &str, cn: GroupCn<'_>) -> TestGroup {
+        let sam = unique(hint);
+        let cn = match cn {
+            GroupCn::Prefix(prefix) => format!("{prefix}{sam}"),
+            GroupCn::Suffix(suffix) => format!("{sam}{suffix}"),
+            GroupCn::Exact(cn) => cn.to_owned(),
+        };
         let dn = format!("CN={},{}", dn_value(&cn), self.users_dn);
         let attrs = vec![
             attr("objectClass", &["top", "group"]),
-            attr("sAMAccountName", &[&cn]),
-            attr("description", &[&format!("throw-away test group {cn}")]),
+            attr("sAMAccountName", &[&sam]),
+            attr("description", &[&format!("throw-away test group {sam}")]),
         ];
         self.ldap
             .clone()
@@ -138,6 +170,11 @@ impl Ad {
     /// Makes `member_dn` (a user or a group) a direct member of `group_dn`.
     pub async fn add_member(&self, group_dn: &str, member_dn: &str) {
         self.modify(group_dn, Mod::Add("member", HashSet::from([member_dn])))
+            .await;
+    }
+
+    pub async fn remove_member(&self, group_dn: &str, member_dn: &str) {
+        self.modify(group_dn, Mod::Delete("member", HashSet::from([member_dn])))
             .await;
     }
 

@@ -9,11 +9,11 @@ use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use serde_json::Value;
 
-use super::ad::{GroupCn, PayloadAd};
 use super::payloads::LDAP;
 use crate::helpers::TestApp;
 use crate::helpers::app::AppOptions;
 use crate::helpers::directory::unique;
+use crate::helpers::directory::{Ad, GroupCn};
 use crate::helpers::mail::unique_tenant;
 use crate::helpers::report::report;
 use crate::helpers::requests::form;
@@ -125,26 +125,30 @@ async fn listed_groups(app: &TestApp, client: &reqwest::Client) -> BTreeSet<Stri
 
 #[tokio::test]
 async fn directory_names_with_filter_metacharacters_stay_literal_in_the_portals_own_filters() {
-    let ad = PayloadAd::connect().await;
+    let ad = Ad::connect().await;
     // The approver group's name ends in `*`: unescaped in `(cn=…)` it would be a wildcard
     // matching the decoy group too, whose member would then be mailed as an approver.
     let approvers_sam = unique("ldapappr");
     let approvers_cn = format!("{approvers_sam}*");
     let approvers = ad
-        .create_group("ldapappr", GroupCn::Exact(&approvers_cn))
+        .create_group_with("ldapappr", GroupCn::Exact(&approvers_cn))
         .await;
     let decoy_cn = format!("{approvers_sam}-decoy");
     let decoy = ad
-        .create_group("ldapdecoy", GroupCn::Exact(&decoy_cn))
+        .create_group_with("ldapdecoy", GroupCn::Exact(&decoy_cn))
         .await;
-    let approver = ad.create_user("ldapok", "", "Real Approver").await;
-    let intruder = ad.create_user("ldapno", "", "Decoy Member").await;
+    let approver = ad
+        .create_user_with("ldapok", "", Some("Real Approver"))
+        .await;
+    let intruder = ad
+        .create_user_with("ldapno", "", Some("Decoy Member"))
+        .await;
     ad.add_member(&approvers.dn, &approver.dn).await;
     ad.add_member(&decoy.dn, &intruder.dn).await;
     // A requester whose DN would close the membership filter and match every group.
-    let team = ad.create_group("ldapteam", GroupCn::Prefix("")).await;
+    let team = ad.create_group_with("ldapteam", GroupCn::Prefix("")).await;
     let requester = ad
-        .create_user("ldapreq", "*)(|(cn=*)(member=*) ", "Requester")
+        .create_user_with("ldapreq", "*)(|(cn=*)(member=*) ", Some("Requester"))
         .await;
     ad.add_member(&team.dn, &requester.dn).await;
 

@@ -9,7 +9,6 @@ use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
-use super::ad::PayloadAd;
 use crate::helpers::access::{ReadyTenant, auth_field, download};
 use crate::helpers::app::AppOptions;
 use crate::helpers::directory::Ad;
@@ -243,10 +242,7 @@ async fn after_leaving_the_tenants_group_the_next_refresh_is_refused_and_the_ses
         "a token outlives its holder's membership by at most its TTL: {lifetime} s"
     );
 
-    PayloadAd::connect()
-        .await
-        .remove_member(&group.dn, &user.dn)
-        .await;
+    ad.remove_member(&group.dn, &user.dn).await;
     let (status, body) = refresh(&Client::new(), app, &auth_field(&config, "refresh-token")).await;
     assert_eq!(
         (status, body["error"].as_str()),

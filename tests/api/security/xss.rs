@@ -11,10 +11,10 @@ use tenantry::domain::{Description, GroupName, Justification, TemplateName, Tena
 use tenantry::mail::messages::{self, Recipient};
 use uuid::Uuid;
 
-use super::ad::{GroupCn, PayloadAd};
 use super::inert::Sweep;
 use super::payloads::{XSS, padded};
 use crate::helpers::app::AppOptions;
+use crate::helpers::directory::{Ad, GroupCn};
 use crate::helpers::login::browser;
 use crate::helpers::mail::{self, Mail, unique_tenant};
 use crate::helpers::requests::text_of;
@@ -59,19 +59,21 @@ fn json_inner(s: &str) -> String {
 
 #[tokio::test]
 async fn stored_markup_is_text_in_every_page_and_mail_that_shows_it() {
-    let ad = PayloadAd::connect().await;
-    let approvers = ad.create_group("xssappr", GroupCn::Prefix("")).await;
-    let admins = ad.create_group("xssadm", GroupCn::Prefix("")).await;
+    let ad = Ad::connect().await;
+    let approvers = ad.create_group_with("xssappr", GroupCn::Prefix("")).await;
+    let admins = ad.create_group_with("xssadm", GroupCn::Prefix("")).await;
     let marked_groups = [
-        ad.create_group("xssg1", GroupCn::Prefix("<img src=x onerror=alert(7)>"))
+        ad.create_group_with("xssg1", GroupCn::Prefix("<img src=x onerror=alert(7)>"))
             .await,
-        ad.create_group("xssg2", GroupCn::Suffix("\"><svg onload=alert(8)>'"))
+        ad.create_group_with("xssg2", GroupCn::Suffix("\"><svg onload=alert(8)>'"))
             .await,
     ];
     let requester = ad
-        .create_user("xssreq", "<x*)(cn=*>\"'\\ ", REQUESTER_NAME)
+        .create_user_with("xssreq", "<x*)(cn=*>\"'\\ ", Some(REQUESTER_NAME))
         .await;
-    let approver = ad.create_user("xssappr", "'><b>", APPROVER_NAME).await;
+    let approver = ad
+        .create_user_with("xssappr", "'><b>", Some(APPROVER_NAME))
+        .await;
     ad.add_member(&approvers.dn, &approver.dn).await;
     ad.add_member(&admins.dn, &requester.dn).await;
     for group in &marked_groups {

@@ -358,26 +358,42 @@ impl Browser {
     // ----- signing in and out ----------------------------------------------------------------
 
     /// Signs in through the real IdP's form and waits to be back on the portal at `return_to`.
+    /// On a loaded machine the dev IdP can miss the portal's code-exchange deadline, and the
+    /// callback then shows its 503 page; set-up sign-ins try again (at most three times).
     pub async fn sign_in(&self, username: &str, return_to: &str) {
         let stack = Stack::get();
-        self.goto(&format!("/login?return_to={return_to}")).await;
         let issuer = stack.var("OIDC_ISSUER").trim_end_matches('/').to_owned();
-        self.wait_for("the IdP's sign-in form", async || {
-            let url = self.client().current_url().await.ok()?;
-            url.as_str().starts_with(&issuer).then_some(())
-        })
-        .await;
-        self.wait_for_element("input#username").await;
-        self.fill("input#username", username).await;
-        self.fill("input#password", stack.var("DEMO_PASSWORD"))
+        for _ in 0..3 {
+            self.goto(&format!("/login?return_to={return_to}")).await;
+            self.wait_for("the IdP's sign-in form", async || {
+                let url = self.client().current_url().await.ok()?;
+                url.as_str().starts_with(&issuer).then_some(())
+            })
             .await;
-        self.click("button[type=submit]").await;
-        let want = return_to.to_owned();
-        self.wait_for_path(&format!("{username} to be signed in at {return_to}"), |p| {
-            p == want
-        })
-        .await;
-        self.forget_log_of(&issuer).await;
+            self.wait_for_element("input#username").await;
+            self.fill("input#username", username).await;
+            self.fill("input#password", stack.var("DEMO_PASSWORD"))
+                .await;
+            self.click("button[type=submit]").await;
+            let want = return_to.to_owned();
+            let landed = self
+                .wait_for_path(&format!("{username} to be signed in at {return_to}"), |p| {
+                    p == want || p.starts_with("/auth/callback")
+                })
+                .await;
+            self.forget_log_of(&issuer).await;
+            if landed == want {
+                return;
+            }
+            let page = self.body_text().await;
+            assert!(
+                page.contains("identity provider is not answering"),
+                "signing {username} in ended at {landed}:\n{page}"
+            );
+            self.forget_log_of(&format!("{}/auth/callback", self.base))
+                .await;
+        }
+        panic!("the IdP did not answer the portal's code exchange for {username} three times");
     }
 
     /// Presses "Sign out" in the navigation and waits until the portal shows its signed-out

@@ -124,6 +124,8 @@ struct TenantReadyText<'a> {
     request: &'a TenantRequest,
     recipient: &'a Recipient,
     api_endpoint: &'a str,
+    /// Whether the recipient is an admin or viewer: only then is the access page theirs.
+    reaches: bool,
     tenant_link: &'a str,
     request_link: &'a str,
 }
@@ -134,18 +136,22 @@ struct TenantReadyHtml<'a> {
     request: &'a TenantRequest,
     recipient: &'a Recipient,
     api_endpoint: &'a str,
+    /// Whether the recipient is an admin or viewer: only then is the access page theirs.
+    reaches: bool,
     tenant_link: &'a str,
     request_link: &'a str,
 }
 
-/// "Your tenant is ready" to the requester or one of the tenant's admins.
+/// "Your tenant is ready" to the requester or one of the tenant's admins. `reaches`: the
+/// recipient is an admin or viewer of the tenant, so the mail links to its access page.
 pub fn tenant_ready(
     base: &Url,
     request: &TenantRequest,
     api_endpoint: &str,
     to: &Recipient,
+    reaches: bool,
 ) -> anyhow::Result<OutgoingMail> {
-    let tenant_link = link(base, &format!("tenants/{}", request.tenant_name));
+    let tenant_link = link(base, &format!("tenants/{}/access", request.tenant_name));
     let request_link = link(base, &format!("requests/{}", request.id));
     Ok(OutgoingMail {
         kind: "tenant_ready",
@@ -156,6 +162,7 @@ pub fn tenant_ready(
             request,
             recipient: to,
             api_endpoint,
+            reaches,
             tenant_link: &tenant_link,
             request_link: &request_link,
         }
@@ -164,6 +171,7 @@ pub fn tenant_ready(
             request,
             recipient: to,
             api_endpoint,
+            reaches,
             tenant_link: &tenant_link,
             request_link: &request_link,
         }

@@ -19,6 +19,7 @@ mod directory;
 mod health;
 mod login;
 mod logs;
+mod mail_links;
 mod metrics;
 mod provision_deprovision;
 mod provision_faults;

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::auth::roles::TenantRole;
 use crate::mail::messages::{self, Recipient};
 use crate::provision::context::StepCx;
 use crate::provision::error::{StepContext, StepError};
@@ -23,28 +24,67 @@ impl Notify {
         }
     }
 
-    async fn recipients(&self, cx: &StepCx) -> Result<Vec<Recipient>, StepError> {
+    /// Everyone to mail, each with whether the access page is theirs: the tenant's admins, and
+    /// the requester, who may be neither admin nor viewer of what they asked for.
+    async fn recipients(&self, cx: &StepCx) -> Result<Vec<(Recipient, bool)>, StepError> {
         let mut recipients = Vec::new();
         let requester = &cx.request.requester;
-        if let Some(email) = &requester.email {
-            recipients.push(Recipient {
-                display_name: requester.display_name.clone(),
-                email: email.clone(),
-            });
-        }
         if let Some(directory) = &cx.backends.directory {
             let admins = directory
                 .members_with_mail(&self.admin_group)
                 .await
                 .step_context("reading the tenant admins from the directory")?;
-            recipients.extend(admins.into_iter().map(|p| Recipient {
-                display_name: p.display_name,
-                email: p.email,
+            if let Some(email) = &requester.email {
+                let reaches = directory
+                    .find_user(&requester.username)
+                    .await
+                    .step_context("reading the requester from the directory")?
+                    .is_some_and(|user| {
+                        TenantRole::of(
+                            &user.groups,
+                            cx.request.admin_group.as_str(),
+                            cx.request.viewer_group.as_ref().map(|g| g.as_str()),
+                        )
+                        .is_some()
+                    });
+                recipients.push((
+                    Recipient {
+                        display_name: requester.display_name.clone(),
+                        email: email.clone(),
+                    },
+                    reaches,
+                ));
+            }
+            recipients.extend(admins.into_iter().map(|p| {
+                (
+                    Recipient {
+                        display_name: p.display_name,
+                        email: p.email,
+                    },
+                    true,
+                )
             }));
+        } else if let Some(email) = &requester.email {
+            recipients.push((
+                Recipient {
+                    display_name: requester.display_name.clone(),
+                    email: email.clone(),
+                },
+                false,
+            ));
         }
-        let mut seen = std::collections::HashSet::new();
-        recipients.retain(|r| seen.insert(r.email.to_lowercase()));
-        Ok(recipients)
+        // A requester who is also an admin is mailed once, as an admin.
+        let mut merged: Vec<(Recipient, bool)> = Vec::new();
+        for (recipient, reaches) in recipients {
+            match merged
+                .iter_mut()
+                .find(|(m, _)| m.email.eq_ignore_ascii_case(&recipient.email))
+            {
+                Some((_, seen)) => *seen |= reaches,
+                None => merged.push((recipient, reaches)),
+            }
+        }
+        Ok(merged)
     }
 }
 
@@ -70,8 +110,8 @@ impl Step for Notify {
             return Ok(());
         }
         let base = &cx.config().server.external_url;
-        for recipient in &recipients {
-            let mail = messages::tenant_ready(base, &cx.request, &endpoint, recipient)
+        for (recipient, reaches) in &recipients {
+            let mail = messages::tenant_ready(base, &cx.request, &endpoint, recipient, *reaches)
                 .map_err(StepError::Permanent)?;
             outbox::enqueue(&mut tx, &mail)
                 .await

@@ -312,7 +312,8 @@ async fn stored_markup_is_text_in_every_page_and_mail_that_shows_it() {
         display_name: APPROVER_NAME.to_owned(),
         email: approver.email.clone(),
     };
-    let ready_mail = messages::tenant_ready(&base, &stored, "https://127.0.0.1:6443", &to).unwrap();
+    let ready_mail =
+        messages::tenant_ready(&base, &stored, "https://127.0.0.1:6443", &to, true).unwrap();
     sweep.expect_mail(
         "tenant ready",
         "recipient display name",

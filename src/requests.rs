@@ -293,7 +293,8 @@ async fn already_decided(db: &PgPool, id: Uuid) -> AppError {
     }
 }
 
-/// The requester withdraws a request that is still pending.
+/// The requester withdraws a request that is still pending. To anyone else the request is
+/// not there.
 pub async fn cancel(ctx: &Context<'_>, actor: &Actor, id: Uuid) -> Result<TenantRequest, AppError> {
     let current = requests::get(ctx.db, id).await?.ok_or(AppError::NotFound)?;
     if !current
@@ -301,9 +302,9 @@ pub async fn cancel(ctx: &Context<'_>, actor: &Actor, id: Uuid) -> Result<Tenant
         .username
         .eq_ignore_ascii_case(&actor.username)
     {
-        return Err(AppError::Forbidden(
-            "Only the person who asked can cancel a request.".into(),
-        ));
+        // The same answer as for an id that names nothing: whose requests exist is not to be
+        // probed through this route, whoever else may see the request's page.
+        return Err(AppError::NotFound);
     }
     let mut tx = ctx.db.begin().await?;
     let Some(cancelled) = requests::cancel(&mut tx, id, &current.requester.username).await? else {

@@ -80,6 +80,42 @@ async fn a_signed_in_user_submits_a_request_and_sees_it_pending() {
 }
 
 #[tokio::test]
+async fn free_text_with_characters_that_hide_or_reorder_it_is_refused_next_to_the_field() {
+    let app = app_with(&[]).await;
+    app.login("pplatt", "start123").await;
+    let ok = form("hidden-text", "tenant1-admins");
+    assert_refused(
+        &app,
+        with(
+            ok.clone(),
+            "justification",
+            "Needed for the \u{202E}stnemyap\u{202C} migration",
+        ),
+        "justification",
+        "U+202E RIGHT-TO-LEFT OVERRIDE",
+    )
+    .await;
+    assert_refused(
+        &app,
+        with(ok.clone(), "description", "Batch\u{200B} jobs"),
+        "description",
+        "U+200B ZERO WIDTH SPACE",
+    )
+    .await;
+    assert_refused(
+        &app,
+        with(
+            ok,
+            "justification",
+            "Isolated \u{2067}text\u{2069} for the audit team",
+        ),
+        "justification",
+        "invisible character",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn bad_tenant_names_are_refused_next_to_the_field() {
     let app = app_with(&[]).await;
     app.login("pplatt", "start123").await;
@@ -345,9 +381,34 @@ async fn only_the_requester_may_cancel_and_others_cannot_see_the_request() {
     let cancel = app
         .post_form_as(&jjackson, &format!("/requests/{id}/cancel"), &[])
         .await;
-    assert_eq!(cancel.status(), StatusCode::FORBIDDEN);
+    assert_eq!(cancel.status(), StatusCode::NOT_FOUND);
+    let cancel_page = cancel.text().await.unwrap();
+    let said = |page: &str| (text_of(page, "#error-title"), text_of(page, ".error .lead"));
+    let unknown = app
+        .post_form_as(
+            &jjackson,
+            &format!("/requests/{}/cancel", uuid::Uuid::new_v4()),
+            &[],
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(said(&cancel_page).0.is_some(), "{cancel_page}");
+    assert_eq!(
+        said(&cancel_page),
+        said(&unknown.text().await.unwrap()),
+        "another person's request and an unknown id are answered alike"
+    );
     assert_eq!(app.request_status(id).await, "pending");
     let mmosley = app.signed_in_client("mmosley", "start123").await;
+    let by_approver = app
+        .post_form_as(&mmosley, &format!("/requests/{id}/cancel"), &[])
+        .await;
+    assert_eq!(
+        by_approver.status(),
+        StatusCode::NOT_FOUND,
+        "an approver who sees the request still cannot cancel it"
+    );
+    assert_eq!(app.request_status(id).await, "pending");
     let as_approver = mmosley
         .get(app.url(&format!("/requests/{id}")))
         .send()

@@ -2,6 +2,7 @@
 //! handler takes these types, never raw strings.
 
 mod group_name;
+mod invisible;
 mod request_status;
 mod template_name;
 mod tenant_name;

@@ -4,7 +4,7 @@ use super::Invalid;
 
 macro_rules! bounded_text {
     ($name:ident, $what:literal, $min:expr, $max:expr) => {
-        #[doc = concat!("A ", $what, ", trimmed, between the bounds in characters, without control characters other than newlines and tabs.")]
+        #[doc = concat!("A ", $what, ", trimmed, between the bounds in characters, without control characters other than newlines and tabs, nor characters that hide or reorder text.")]
         #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
@@ -34,6 +34,17 @@ macro_rules! bounded_text {
                 }
                 if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
                     return Err(Invalid::new(concat!("The ", $what, " contains control characters.")));
+                }
+                if let Some((c, name)) = super::invisible::first_hidden(text) {
+                    return Err(Invalid::new(format!(
+                        concat!(
+                            "The ", $what, " contains an invisible character, U+{:04X} {}, ",
+                            "which can make text read differently than it was written. Remove it ",
+                            "(it often comes along when text is pasted)."
+                        ),
+                        c as u32,
+                        name
+                    )));
                 }
                 Ok($name(text.to_owned()))
             }
@@ -77,6 +88,19 @@ mod tests {
             Reason::parse("  fine by me \n").unwrap().as_str(),
             "fine by me"
         );
+    }
+
+    #[test]
+    fn characters_that_hide_or_reorder_text_are_refused_by_name() {
+        let refused = Justification::parse("approved by \u{202E}gninrom\u{202C} team").unwrap_err();
+        assert!(
+            refused.0.contains("U+202E RIGHT-TO-LEFT OVERRIDE"),
+            "{}",
+            refused.0
+        );
+        assert!(Reason::parse("fine\u{200B}by me").is_err());
+        assert!(Description::parse("caf\u{FEFF}e bar").is_err());
+        assert!(Description::parse("Café für 日本 🚀").is_ok());
     }
 
     #[test]

@@ -291,6 +291,24 @@ async fn a_rejection_needs_a_reason_and_mails_it_to_the_requester() {
     assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(empty.text().await.unwrap().contains("Enter a reason"));
     assert_eq!(app.request_status(id).await, "pending");
+    let hidden = app
+        .decide(
+            &mmosley,
+            id,
+            "reject",
+            "Use \u{202E}tnanet\u{202C} payments",
+        )
+        .await;
+    assert_eq!(hidden.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        hidden
+            .text()
+            .await
+            .unwrap()
+            .contains("U+202E RIGHT-TO-LEFT OVERRIDE"),
+        "the reason's field says which character"
+    );
+    assert_eq!(app.request_status(id).await, "pending");
 
     let rejected = app
         .decide(

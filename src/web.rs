@@ -11,6 +11,7 @@ mod home;
 mod issuer;
 mod layout;
 mod metrics;
+mod outer_errors;
 mod progress;
 mod requests;
 mod security_headers;
@@ -170,6 +171,14 @@ pub fn router(state: AppState) -> Router {
         ))
         // Outside the error renderer, so error pages can show who is signed in.
         .layer(crate::auth::session::layer(&state.config, state.db.clone()))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        // Outside the limit and the timeout, so their refusals are pages, counted and
+        // hardened like every other answer.
+        .layer(axum::middleware::from_fn(outer_errors::render))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::record,
@@ -177,11 +186,6 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security_headers::apply,
-        ))
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(make_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

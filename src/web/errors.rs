@@ -32,12 +32,7 @@ pub async fn render_errors(
     request: Request,
     next: Next,
 ) -> Response {
-    let wants_json = request.uri().path().starts_with("/api/")
-        || request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.starts_with("application/json"));
+    let wants_json = wants_json(&request);
     let return_to = request
         .uri()
         .path_and_query()
@@ -68,6 +63,38 @@ pub async fn render_errors(
         let target = format!("/login?return_to={}", urlencode(&return_to));
         return Redirect::to(&target).into_response();
     }
+    let layout = if wants_json {
+        super::Layout::default()
+    } else {
+        // The session lives in the database: when that is what failed, asking it again for the
+        // navigation would only make the answer wait another connect timeout.
+        match &session {
+            Some(session) if info.unavailable != Some("database") => {
+                super::Layout::from_session(session, &state.config).await
+            }
+            _ => super::Layout::default(),
+        }
+    };
+    respond(&info, wants_json, &request_id, layout)
+}
+
+/// Whether the client reads JSON errors: the API, or a client that asks for JSON.
+pub fn wants_json(request: &Request) -> bool {
+    request.uri().path().starts_with("/api/")
+        || request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.starts_with("application/json"))
+}
+
+/// The error as the API's JSON or as the error page, carrying the request id.
+pub fn respond(
+    info: &ErrorInfo,
+    wants_json: bool,
+    request_id: &str,
+    layout: super::Layout,
+) -> Response {
     let mut out = if wants_json {
         (
             info.status,
@@ -75,20 +102,12 @@ pub async fn render_errors(
         )
             .into_response()
     } else {
-        // The session lives in the database: when that is what failed, asking it again for the
-        // navigation would only make the answer wait another connect timeout.
-        let layout = match &session {
-            Some(session) if info.unavailable != Some("database") => {
-                super::Layout::from_session(session, &state.config).await
-            }
-            _ => super::Layout::default(),
-        };
         let view = ErrorView {
             layout,
             title: title(info.status, info.code),
             status: info.status.as_u16(),
             message: &info.message,
-            request_id: &request_id,
+            request_id,
             next_step: next_step(info.code),
         };
         match view.render() {
@@ -99,7 +118,7 @@ pub async fn render_errors(
             }
         }
     };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         out.headers_mut().insert(REQUEST_ID, v);
     }
     out
@@ -134,7 +153,7 @@ async fn rejection_info(response: Response) -> ErrorInfo {
     }
 }
 
-fn log(info: &ErrorInfo) {
+pub fn log(info: &ErrorInfo) {
     let detail = info.detail.as_deref().unwrap_or("");
     if info.status.is_server_error() {
         tracing::error!(

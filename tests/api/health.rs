@@ -1,11 +1,15 @@
 //! Probes, error pages and the headers every response carries.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use reqwest::cookie::{CookieStore, Jar};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::app::{AppOptions, create_database};
 use crate::helpers::proxy::Proxy;
+use crate::helpers::requests::text_of;
 use crate::helpers::{Stack, TestApp};
 
 /// Polls `path` until it answers `want`, failing after a generous deadline.
@@ -153,25 +157,126 @@ async fn static_files_are_served_and_paths_cannot_escape_the_folder() {
     app.stop().await;
 }
 
+/// The headers every answer carries, whichever layer gave it.
+fn assert_hardened(response: &reqwest::Response, what: &str) {
+    for header in [
+        "content-security-policy",
+        "x-frame-options",
+        "x-content-type-options",
+        "x-request-id",
+        "cache-control",
+    ] {
+        assert!(
+            response.headers().contains_key(header),
+            "{what}: no {header} in {:?}",
+            response.headers()
+        );
+    }
+}
+
 #[tokio::test]
-async fn an_oversized_body_is_refused() {
+async fn an_oversized_body_is_refused_with_the_error_page_the_api_json_or_an_oauth_error() {
     let app = TestApp::spawn().await;
     let body = vec![b'a'; app.config.server.body_limit + 1];
-    let response = app
+    let page = app
         .client
-        .post(app.url("/healthz"))
+        .post(app.url("/requests"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_hardened(&page, "413 page");
+    let html = page.text().await.unwrap();
+    assert_eq!(
+        text_of(&html, "#error-title").as_deref(),
+        Some("Check your input"),
+        "{html}"
+    );
+    assert!(
+        text_of(&html, ".error .lead")
+            .unwrap()
+            .contains("larger than the portal accepts"),
+        "{html}"
+    );
+
+    let json = app
+        .client
+        .post(app.url("/requests"))
+        .header("accept", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_hardened(&json, "413 JSON");
+    let error: serde_json::Value = json.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "too_large", "{error}");
+    assert!(
+        error["error"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+
+    let token = app
+        .client
+        .post(app.url("/oidc/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
         .await
         .unwrap();
-    assert!(
-        [
-            StatusCode::PAYLOAD_TOO_LARGE,
-            StatusCode::METHOD_NOT_ALLOWED
-        ]
-        .contains(&response.status()),
-        "{}",
-        response.status()
+    assert_eq!(token.status(), StatusCode::BAD_REQUEST);
+    assert_hardened(&token, "token endpoint");
+    let error: serde_json::Value = token.json().await.unwrap();
+    assert_eq!(error["error"], "invalid_request", "{error}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_over_the_timeout_gets_the_error_page_with_the_security_headers() {
+    let app = TestApp::spawn_with(AppOptions {
+        env: [("TENANTRY__SERVER__REQUEST_TIMEOUT".into(), "1s".into())].into(),
+        ..AppOptions::default()
+    })
+    .await;
+    // A signed-in person's form whose body never arrives: the CSRF check is still reading it
+    // when the timeout ends the request.
+    let jar = Arc::new(Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    app.login_client(&client, "pplatt", "start123").await;
+    let cookie = jar
+        .cookies(&app.address.parse().unwrap())
+        .expect("a session cookie");
+    let cookie = cookie.to_str().unwrap();
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /requests HTTP/1.1\r\nHost: {address}\r\nOrigin: {origin}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\nConnection: close\r\n\r\ntenant_name=",
+        origin = app.address,
     );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer))
+        .await
+        .expect("the portal answers once the timeout has passed")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 503"), "{answer}");
+    for header in [
+        "content-security-policy:",
+        "x-frame-options: deny",
+        "x-request-id:",
+        "content-type: text/html",
+    ] {
+        assert!(answer.contains(header), "no {header} in {answer}");
+    }
+    assert!(answer.contains("temporarily unavailable"), "{answer}");
+    assert!(answer.contains("took too long"), "{answer}");
     app.stop().await;
 }

@@ -97,10 +97,12 @@ pub async fn complete(
     if let Some(error) = callback.error {
         return Err(refuse(session, &data, SignInFailure::IdpError(error).error()).await);
     }
-    if let (Some(iss), Some(issuer)) = (callback.iss.as_deref(), auth.oidc.issuer())
-        && iss.trim_end_matches('/') != issuer.trim_end_matches('/')
+    if let Some(why) = auth
+        .oidc
+        .issuer()
+        .and_then(|issuer| issuer.refusal(callback.iss.as_deref()))
     {
-        let failure = SignInFailure::MalformedCallback("iss names another issuer");
+        let failure = SignInFailure::MalformedCallback(why);
         return Err(refuse(session, &data, failure.error()).await);
     }
     let Some(code) = callback.code.filter(|c| !c.is_empty()) else {

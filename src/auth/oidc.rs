@@ -56,6 +56,26 @@ pub struct Identity {
     pub subject: String,
 }
 
+/// What RFC 9207 asks of a callback's `iss` parameter.
+pub struct CallbackIssuer {
+    pub issuer: String,
+    /// The IdP advertises `authorization_response_iss_parameter_supported`: `iss` must be there.
+    pub required: bool,
+}
+
+impl CallbackIssuer {
+    /// Why `iss` (the callback's parameter, if any) does not fit, if it does not.
+    pub fn refusal(&self, iss: Option<&str>) -> Option<&'static str> {
+        match iss {
+            Some(iss) if iss.trim_end_matches('/') != self.issuer.trim_end_matches('/') => {
+                Some("iss names another issuer")
+            }
+            None if self.required => Some("no iss, although the IdP promises it (RFC 9207)"),
+            _ => None,
+        }
+    }
+}
+
 pub struct Oidc {
     client_id: ClientId,
     client_secret: ClientSecret,
@@ -138,11 +158,17 @@ impl Oidc {
         Ok((url, pending))
     }
 
-    /// The issuer the callback's `iss` parameter must name, when the IdP sends one (RFC 9207).
-    pub fn issuer(&self) -> Option<String> {
-        self.provider
-            .peek()
-            .map(|p| p.metadata.issuer().as_str().to_owned())
+    /// The issuer the callback's `iss` parameter must name, and whether the IdP promised to
+    /// send it (RFC 9207), from the kept discovery document.
+    pub fn issuer(&self) -> Option<CallbackIssuer> {
+        self.provider.peek().map(|p| CallbackIssuer {
+            issuer: p.metadata.issuer().as_str().to_owned(),
+            required: p
+                .metadata
+                .additional_metadata()
+                .additional_metadata
+                .authorization_response_iss_parameter_supported,
+        })
     }
 
     /// Exchanges `code` (with the PKCE verifier) and validates the id_token against `login`'s

@@ -98,14 +98,10 @@ pub async fn token(
     let form = match form {
         Ok(axum::Form(form)) => form,
         Err(rejection) => {
-            let status = rejection.status();
-            let status = if status.is_client_error() {
-                status
-            } else {
-                StatusCode::BAD_REQUEST
-            };
+            // Whatever axum would answer (415, 422, 413), RFC 6749 5.2 says 400.
+            tracing::info!(rejection = %rejection.body_text(), "a token request that is not a form");
             return oauth_error(
-                status,
+                StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "the body must be an application/x-www-form-urlencoded form with each field once",
             );

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::helpers::app::AppOptions;
 use crate::helpers::directory::Ad;
-use crate::helpers::fake_idp::{FakeIdp, Flaw};
+use crate::helpers::fake_idp::{FakeIdp, Flaw, Iss, IssSent};
 use crate::helpers::login::{browser, follow_until};
 use crate::helpers::{Stack, TestApp};
 
@@ -350,6 +350,72 @@ async fn id_tokens_with_a_wrong_nonce_issuer_or_signature_are_refused_with_no_se
         assert!(page.contains("could not be verified"), "{flaw:?}: {page}");
         assert_eq!(idp.tokens_issued(), 1, "{flaw:?}");
         assert_nobody_signed_in(&app, &app.client).await;
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_callback_without_iss_is_refused_when_the_idp_promises_it_and_accepted_when_not() {
+    // RFC 9207: an IdP that advertises the iss parameter always sends it, so a response
+    // without it (or naming another issuer) came from somewhere else: a mix-up attack.
+    for (iss, signs_in) in [
+        (
+            Iss {
+                advertised: true,
+                sent: IssSent::Omitted,
+            },
+            false,
+        ),
+        (
+            Iss {
+                advertised: true,
+                sent: IssSent::Foreign,
+            },
+            false,
+        ),
+        (
+            Iss {
+                advertised: false,
+                sent: IssSent::Foreign,
+            },
+            false,
+        ),
+        (
+            Iss {
+                advertised: true,
+                sent: IssSent::Own,
+            },
+            true,
+        ),
+        (
+            Iss {
+                advertised: false,
+                sent: IssSent::Omitted,
+            },
+            true,
+        ),
+    ] {
+        let (idp, app) = app_with_fake_idp(Flaw::None).await;
+        idp.answer_iss(iss);
+        let response = sign_in_through_fake(&app).await;
+        if signs_in {
+            assert_eq!(response.status(), StatusCode::SEE_OTHER, "{iss:?}");
+            assert_eq!(idp.tokens_issued(), 1, "{iss:?}");
+            assert_eq!(
+                app.signed_in_as(&app.client).await.as_deref(),
+                Some("jjackson")
+            );
+        } else {
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{iss:?}");
+            let page = response.text().await.unwrap();
+            assert!(page.contains("did not sign you in"), "{iss:?}: {page}");
+            assert_eq!(
+                idp.tokens_issued(),
+                0,
+                "{iss:?}: the code was never exchanged"
+            );
+            assert_nobody_signed_in(&app, &app.client).await;
+        }
         app.stop().await;
     }
 }

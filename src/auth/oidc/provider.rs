@@ -4,12 +4,43 @@
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
-use openidconnect::IssuerUrl;
-use openidconnect::ProviderMetadataWithLogout;
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
+    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+};
+use openidconnect::{AdditionalProviderMetadata, IssuerUrl, LogoutProviderMetadata};
+use serde::{Deserialize, Serialize};
+
+/// What the portal reads from the discovery document beyond the standard fields.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct MixUpDefence {
+    /// RFC 9207: the IdP puts `iss` into every authorization response, so a response without
+    /// it did not come from this IdP.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for MixUpDefence {}
+
+pub type PortalProviderMetadata = openidconnect::ProviderMetadata<
+    LogoutProviderMetadata<MixUpDefence>,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
 
 /// One fetch of the discovery document with its JWKS.
 pub struct Discovered {
-    pub metadata: ProviderMetadataWithLogout,
+    pub metadata: PortalProviderMetadata,
 }
 
 pub struct ProviderCache {
@@ -58,7 +89,7 @@ impl ProviderCache {
                 return Ok(current);
             }
         }
-        let metadata = ProviderMetadataWithLogout::discover_async(self.issuer.clone(), &self.http)
+        let metadata = PortalProviderMetadata::discover_async(self.issuer.clone(), &self.http)
             .await
             .with_context(|| {
                 format!(

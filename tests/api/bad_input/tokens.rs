@@ -102,11 +102,17 @@ fn assert_oauth_refusal(
     text: &str,
     json: &Value,
 ) {
-    assert!(status.is_client_error(), "{what} → {status}: {text}");
     let error = json["error"]
         .as_str()
         .unwrap_or_else(|| panic!("{what} → {status}, not an OAuth error: {text}"));
     assert!(OAUTH_ERRORS.contains(&error), "{what}: error {error:?}");
+    // RFC 6749 5.2: 400, except that a client failing authentication may get 401.
+    let expected = if error == "invalid_client" {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    assert_eq!(status, expected, "{what} → {error}: {text}");
     assert!(json["error_description"].is_string(), "{what}: {text}");
     assert_eq!(cache, Some("no-store"), "{what}");
     assert!(
@@ -251,8 +257,10 @@ async fn the_token_endpoint_refuses_garbage_with_oauth_errors() {
         "grant_type=refresh_token&refresh_token={}",
         "A".repeat(3 << 20)
     );
-    let (status, _, text, _) = post_token(&portal, Some(FORM), None, huge.into_bytes()).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    let (status, cache, text, json) =
+        post_token(&portal, Some(FORM), None, huge.into_bytes()).await;
+    assert_oauth_refusal("over-limit body", status, cache.as_deref(), &text, &json);
+    assert_eq!(json["error"], "invalid_request", "{text}");
     let ok = format!(
         "grant_type=refresh_token&refresh_token={}&client_id={}",
         enc(&good),
@@ -282,7 +290,7 @@ async fn the_token_endpoint_refuses_garbage_with_oauth_errors() {
     report(
         AREA,
         format!(
-            "refresh-token requests (random, truncated, altered, padded, foreign-client tokens; bad grants, client ids, Basic headers, content types, duplicated fields, JSON bodies): {n} generated cases, 0 5xx, all 4xx with an OAuth error and no-store ({statuses:?}), nothing written; over-limit body 413; reuse revokes the session"
+            "refresh-token requests (random, truncated, altered, padded, foreign-client tokens; bad grants, client ids, Basic headers, content types, duplicated fields, JSON bodies): {n} generated cases, 0 5xx, all 4xx with an OAuth error and no-store ({statuses:?}), nothing written; over-limit body 400 invalid_request; reuse revokes the session"
         ),
     );
 }

@@ -58,6 +58,23 @@ struct Shared {
     /// nonce by authorization code
     nonces: Arc<Mutex<HashMap<String, String>>>,
     tokens_issued: Arc<Mutex<u32>>,
+    iss: Arc<Mutex<Iss>>,
+}
+
+/// What the IdP does about RFC 9207's `iss` in the authorization response.
+#[derive(Clone, Copy, Debug)]
+pub struct Iss {
+    /// Discovery says `authorization_response_iss_parameter_supported: true`.
+    pub advertised: bool,
+    /// The value put into the redirect to the callback, if any.
+    pub sent: IssSent,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum IssSent {
+    Omitted,
+    Own,
+    Foreign,
 }
 
 pub struct FakeIdp {
@@ -75,6 +92,10 @@ impl FakeIdp {
             flaw: Arc::new(Mutex::new(Flaw::None)),
             nonces: Arc::default(),
             tokens_issued: Arc::default(),
+            iss: Arc::new(Mutex::new(Iss {
+                advertised: true,
+                sent: IssSent::Own,
+            })),
         };
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -94,6 +115,10 @@ impl FakeIdp {
 
     pub fn issue(&self, flaw: Flaw) {
         *self.shared.flaw.lock().unwrap() = flaw;
+    }
+
+    pub fn answer_iss(&self, iss: Iss) {
+        *self.shared.iss.lock().unwrap() = iss;
     }
 
     /// How many id_tokens the token endpoint handed out.
@@ -130,6 +155,7 @@ async fn discovery(State(s): State<Shared>) -> impl IntoResponse {
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
+        "authorization_response_iss_parameter_supported": s.iss.lock().unwrap().advertised,
     }))
 }
 
@@ -152,6 +178,17 @@ async fn authorize(State(s): State<Shared>, Query(q): Query<AuthorizeQuery>) -> 
         .query_pairs_mut()
         .append_pair("code", &code)
         .append_pair("state", &q.state);
+    match s.iss.lock().unwrap().sent {
+        IssSent::Omitted => {}
+        IssSent::Own => {
+            target.query_pairs_mut().append_pair("iss", &s.issuer);
+        }
+        IssSent::Foreign => {
+            target
+                .query_pairs_mut()
+                .append_pair("iss", "https://evil.example.com");
+        }
+    }
     Redirect::to(target.as_str())
 }
 

@@ -81,6 +81,21 @@ pub struct TemplateConfig {
     /// Where the virtual control plane keeps its state.
     #[serde(default)]
     pub datastore: Datastore,
+    /// What the tenant's groups may do in its host namespace.
+    #[serde(default)]
+    pub host_access: HostAccess,
+}
+
+/// A template's host-namespace access for the tenant's groups.
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HostAccess {
+    /// Admins get `provisioning.tenant_host_role` (watch workloads, read logs, restart pods;
+    /// never a Secret), viewers `view`.
+    #[default]
+    Operate,
+    /// No binding at all on the host: the tenant works only inside its vCluster.
+    None,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -455,6 +470,7 @@ fn default_templates() -> BTreeMap<String, TemplateConfig> {
                 distro: default_distro(),
                 chart_version: "0.19.7".into(),
                 datastore: Datastore::Mysql,
+                host_access: HostAccess::Operate,
             },
         ),
         (
@@ -467,6 +483,7 @@ fn default_templates() -> BTreeMap<String, TemplateConfig> {
                 distro: default_distro(),
                 chart_version: "0.19.7".into(),
                 datastore: Datastore::Mysql,
+                host_access: HostAccess::Operate,
             },
         ),
     ])

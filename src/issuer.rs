@@ -1,6 +1,7 @@
 //! Tenantry as an OpenID Connect issuer for Kubernetes API servers: signing keys and their
 //! JWKS, the id_tokens carrying a user's AD groups, and the refresh-token grant kubectl uses.
 
+pub mod audience;
 pub mod jwt;
 pub mod keys;
 pub mod refresh;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tenantry::config;
+use tenantry::provision::reconcile::{Selection, reconcile};
 use tenantry::startup::{Application, ServeOptions, shutdown_signal};
 
 /// Tenantry — a self-service portal for Kubernetes tenants.
@@ -51,6 +52,16 @@ enum Command {
     Migrate,
     /// Load the configuration and try every backend, one line each; exit 1 if any fails.
     Check,
+    /// Re-apply every provisioning step of ready tenants, so they match what this version and
+    /// configuration build (and repair drift); one line per tenant, exit 1 if any fails.
+    Reconcile {
+        /// Tenant names to reconcile.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        tenants: Vec<String>,
+        /// Every ready tenant.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -94,6 +105,32 @@ fn main() -> ExitCode {
                 tenantry::store::migrate(&db).await?;
                 println!("migrations applied");
                 Ok(ExitCode::SUCCESS)
+            }
+            Command::Reconcile { tenants, all } => {
+                let db = tenantry::store::pool(&config.database)?;
+                let backends =
+                    tenantry::provision::context::Backends::new(std::sync::Arc::new(config), db);
+                let selection = if all {
+                    Selection::All
+                } else {
+                    Selection::Named(tenants)
+                };
+                let results = reconcile(&backends, selection, "tenantry reconcile").await?;
+                let mut failed = false;
+                for (name, result) in &results {
+                    match result {
+                        Ok(()) => println!("{name}: reconciled"),
+                        Err(e) => {
+                            failed = true;
+                            println!("{name}: FAILED: {e}");
+                        }
+                    }
+                }
+                Ok(if failed {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                })
             }
             Command::Check => {
                 let lines = tenantry::check::run(&config).await;

@@ -51,6 +51,8 @@ kube_sim_start() {
     --oidc-allow-http-issuer)
   sha=$( (sha256_of "$KUBE_SIM_BIN"; printf '%s\n' "${args[@]}") | sha256_of -)
   if kube_sim_healthy && [[ $(cat "$RUN/kube-sim.sha256" 2>/dev/null) == "$sha" ]]; then
+    # Seeding is a server-side apply: cheap, and it brings a running simulator up to date.
+    kube_sim_seed
     CURRENT_SERVICE=""
     return 0
   fi
@@ -65,11 +67,13 @@ kube_sim_start() {
 }
 
 # What a platform team prepares on a host cluster before Tenantry runs: cert-manager's CA
-# ClusterIssuer (signing with the stack CA, so MariaDB trusts the client certificates it issues).
+# ClusterIssuer (signing with the stack CA, so MariaDB trusts the client certificates it issues),
+# and the chart's host role for tenant admins, as a release named `tenantry` would install it.
 kube_sim_seed() {
-  local crt key
+  local crt key rules
   crt=$(sed 's/^/    /' "$CA_CRT")
   key=$(sed 's/^/    /' "$CA_KEY")
+  rules=$(grep -v '^#' "$REPO_ROOT/charts/tenantry/files/tenant-host-rules.yaml")
   kubectl --kubeconfig "$KUBECONFIG_ADMIN" apply --server-side --field-manager=tenantry-stack -f - \
     >>"$LOGS/kube-sim.log" 2>&1 <<EOF || die_service kube-sim "seeding the cert-manager ClusterIssuer failed"
 apiVersion: v1
@@ -96,6 +100,13 @@ metadata:
 spec:
   ca:
     secretName: tenantry-ca
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: tenantry-tenant-host
+rules:
+$rules
 EOF
 }
 

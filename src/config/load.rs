@@ -247,6 +247,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             format!("must be ClusterIssuer or Issuer, not `{issuer_kind}`"),
         ));
     }
+    validate_token_identities(config)?;
     if ldap.pool_size == 0 {
         return Err(ConfigError::key("ldap.pool_size", "must be at least 1"));
     }
@@ -263,6 +264,49 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "database.url",
             "must be a postgres:// URL",
         ));
+    }
+    Ok(())
+}
+
+/// The names API servers derive from Tenantry's tokens: one audience per cluster, and no
+/// prefix that lands a user or group in the `system:` namespace Kubernetes treats specially.
+fn validate_token_identities(config: &Config) -> Result<(), ConfigError> {
+    let oidc = &config.provisioning.oidc;
+    if oidc.legacy_client_id.is_some() {
+        return Err(ConfigError::key(
+            "provisioning.oidc.client_id",
+            "is no longer used: every vCluster now has its own audience, \
+             `<provisioning.oidc.audience_prefix><tenant>`; remove the key",
+        ));
+    }
+    let prefix = &oidc.audience_prefix;
+    if prefix.is_empty() || prefix.starts_with("system:") {
+        return Err(ConfigError::key(
+            "provisioning.oidc.audience_prefix",
+            "must be a non-empty prefix such as `vcluster-`",
+        ));
+    }
+    let host = &config.issuer.client_id;
+    if host.is_empty() || host.starts_with(prefix.as_str()) {
+        return Err(ConfigError::key(
+            "issuer.client_id",
+            format!(
+                "must not be empty or start with provisioning.oidc.audience_prefix (`{prefix}`): \
+                 the host's audience would be a vCluster's"
+            ),
+        ));
+    }
+    for (key, value) in [
+        ("provisioning.oidc.username_prefix", &oidc.username_prefix),
+        ("provisioning.oidc.groups_prefix", &oidc.groups_prefix),
+    ] {
+        if value.to_ascii_lowercase().starts_with("system:") {
+            return Err(ConfigError::key(
+                key,
+                "must not start with `system:`: Kubernetes gives such users and groups \
+                 built-in powers",
+            ));
+        }
     }
     Ok(())
 }

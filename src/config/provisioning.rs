@@ -35,6 +35,10 @@ pub struct ProvisioningConfig {
     /// Deadline of one call to a backend (Kubernetes, MySQL, Vault) inside a step.
     #[serde(default = "default_call_timeout", with = "humantime_serde")]
     pub call_timeout: Duration,
+    /// The ClusterRole tenant admins get in their host namespace (templates with
+    /// `host_access = "operate"`); the chart ships it as `<release>-tenant-host`.
+    #[serde(default = "default_tenant_host_role")]
+    pub tenant_host_role: String,
     #[serde(default)]
     pub certificate: CertificateConfig,
     #[serde(default)]
@@ -56,6 +60,7 @@ impl Default for ProvisioningConfig {
             backoff_max: default_backoff_max(),
             step_timeout: default_step_timeout(),
             call_timeout: default_call_timeout(),
+            tenant_host_role: default_tenant_host_role(),
             certificate: CertificateConfig::default(),
             vcluster: VclusterConfig::default(),
             oidc: VirtualApiOidcConfig::default(),
@@ -155,8 +160,14 @@ pub enum UserEndpoint {
 pub struct VirtualApiOidcConfig {
     /// The issuer the API servers trust; defaults to Tenantry's own, `<server.external_url>/oidc`.
     pub issuer_url: Option<Url>,
-    #[serde(default = "default_oidc_client_id")]
-    pub client_id: String,
+    /// Each virtual API server's `--oidc-client-id` is this followed by the tenant's name
+    /// (`vcluster-tenant1`), so a token minted for one cluster is refused by every other.
+    #[serde(default = "default_audience_prefix")]
+    pub audience_prefix: String,
+    /// The key of the one shared audience of earlier versions; refused at start with a message
+    /// saying what replaced it.
+    #[serde(default, rename = "client_id")]
+    pub legacy_client_id: Option<String>,
     #[serde(default = "default_username_claim")]
     pub username_claim: String,
     #[serde(default = "default_username_prefix")]
@@ -167,11 +178,20 @@ pub struct VirtualApiOidcConfig {
     pub groups_prefix: String,
 }
 
+impl VirtualApiOidcConfig {
+    /// The name an API server gives AD group `group` (after `--oidc-groups-prefix`): what
+    /// RoleBindings on the host and in vClusters name as their subject.
+    pub fn group_subject(&self, group: &str) -> String {
+        format!("{}{group}", self.groups_prefix)
+    }
+}
+
 impl Default for VirtualApiOidcConfig {
     fn default() -> Self {
         VirtualApiOidcConfig {
             issuer_url: None,
-            client_id: default_oidc_client_id(),
+            audience_prefix: default_audience_prefix(),
+            legacy_client_id: None,
             username_claim: default_username_claim(),
             username_prefix: default_username_prefix(),
             groups_claim: default_groups_claim(),
@@ -259,8 +279,11 @@ fn default_api_host_pattern() -> String {
 fn default_ingress_class() -> String {
     "nginx".into()
 }
-fn default_oidc_client_id() -> String {
-    "kubernetes".into()
+fn default_tenant_host_role() -> String {
+    "tenantry-tenant-host".into()
+}
+fn default_audience_prefix() -> String {
+    "vcluster-".into()
 }
 fn default_username_claim() -> String {
     "preferred_username".into()

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::audience;
 use super::jwt::{self, Claims};
 use super::keys::KeySet;
 use crate::auth::roles::TenantRole;
@@ -24,6 +25,8 @@ use crate::store::{kube_sessions, tenant_access};
 /// What the token endpoint and the access page hand out.
 pub struct Tokens {
     pub session_id: Uuid,
+    /// The one API server the tokens are for: the kubeconfig's `client-id`.
+    pub client_id: String,
     pub id_token: String,
     pub refresh_token: String,
     pub expires_in: Duration,
@@ -76,10 +79,16 @@ impl Issuer<'_> {
         tenant: &str,
         target: &str,
     ) -> anyhow::Result<Tokens> {
-        let client_id = &self.config.issuer.client_id;
+        if audience::is_reserved(subject.username) {
+            anyhow::bail!(
+                "refusing a token for {:?}: Kubernetes reserves names starting with system:",
+                subject.username
+            );
+        }
+        let client_id = audience::for_target(self.config, tenant, target)?;
         let mut tx = self.db.begin().await?;
         let session =
-            kube_sessions::create(&mut tx, subject.username, client_id, tenant, target).await?;
+            kube_sessions::create(&mut tx, subject.username, &client_id, tenant, target).await?;
         let refresh_token = new_refresh_token();
         kube_sessions::add_refresh_token(
             &mut tx,
@@ -100,9 +109,10 @@ impl Issuer<'_> {
         )
         .await?;
         tx.commit().await?;
-        let id_token = self.id_token(subject, session.id)?;
+        let id_token = self.id_token(subject, session.id, &client_id)?;
         Ok(Tokens {
             session_id: session.id,
+            client_id,
             id_token,
             refresh_token,
             expires_in: self.config.issuer.token_ttl,
@@ -187,26 +197,33 @@ impl Issuer<'_> {
             email: user.email.as_deref(),
             groups: &user.groups,
         };
-        let id_token = self.id_token(&subject, token.session_id)?;
+        // The audience stays the session's: a refresh never moves a kubeconfig to another cluster.
+        let id_token = self.id_token(&subject, token.session_id, &token.client_id)?;
         Ok(Tokens {
             session_id: token.session_id,
+            client_id: token.client_id,
             id_token,
             refresh_token,
             expires_in: self.config.issuer.token_ttl,
         })
     }
 
-    fn id_token(&self, subject: &Subject<'_>, session: Uuid) -> anyhow::Result<String> {
+    fn id_token(
+        &self,
+        subject: &Subject<'_>,
+        session: Uuid,
+        audience: &str,
+    ) -> anyhow::Result<String> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             iss: super::issuer_url(&self.config.server.external_url),
-            aud: self.config.issuer.client_id.clone(),
+            aud: audience.to_owned(),
             sub: subject.username.to_owned(),
             preferred_username: subject.username.to_owned(),
             email: subject.email.map(str::to_owned),
             email_verified: subject.email.map(|_| true),
             name: subject.display_name.to_owned(),
-            groups: subject.groups.to_vec(),
+            groups: audience::token_groups(subject.groups),
             iat: now,
             nbf: now,
             exp: now + self.config.issuer.token_ttl.as_secs() as i64,

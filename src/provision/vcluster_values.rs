@@ -16,6 +16,8 @@ pub struct ValuesInput<'a> {
     pub template: &'a TemplateConfig,
     pub oidc: &'a VirtualApiOidcConfig,
     pub issuer_url: &'a str,
+    /// This virtual API server's own audience (`--oidc-client-id`).
+    pub audience: &'a str,
     pub api_host: &'a str,
     pub ingress_class: &'a str,
     /// `host:port` of MySQL as the vCluster reaches it.
@@ -40,7 +42,7 @@ fn oidc_flags(input: &ValuesInput<'_>) -> Vec<(String, String)> {
     let oidc = input.oidc;
     let mut flags = vec![
         ("oidc-issuer-url".to_owned(), input.issuer_url.to_owned()),
-        ("oidc-client-id".to_owned(), oidc.client_id.clone()),
+        ("oidc-client-id".to_owned(), input.audience.to_owned()),
         (
             "oidc-username-claim".to_owned(),
             oidc.username_claim.clone(),
@@ -199,6 +201,7 @@ mod tests {
             distro: distro.into(),
             chart_version: chart.into(),
             datastore,
+            host_access: crate::config::HostAccess::Operate,
         }
     }
 
@@ -208,6 +211,7 @@ mod tests {
             template: t,
             oidc: &oidc,
             issuer_url: "https://tenants.example.com",
+            audience: "vcluster-tenant1",
             api_host: "tenant1.vcluster.example.com",
             ingress_class: "nginx",
             mysql_address: "mysql:3306",

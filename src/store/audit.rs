@@ -24,6 +24,7 @@ pub enum Action {
     TenantDeleted,
     KubeconfigIssued,
     KubeSessionRevoked,
+    TenantReconciled,
 }
 
 impl Action {
@@ -44,10 +45,11 @@ impl Action {
             Action::TenantDeleted => "tenant_deleted",
             Action::KubeconfigIssued => "kubeconfig_issued",
             Action::KubeSessionRevoked => "kube_session_revoked",
+            Action::TenantReconciled => "tenant_reconciled",
         }
     }
 
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::SignedIn,
         Action::RequestCreated,
         Action::RequestCancelled,
@@ -63,6 +65,7 @@ impl Action {
         Action::TenantDeleted,
         Action::KubeconfigIssued,
         Action::KubeSessionRevoked,
+        Action::TenantReconciled,
     ];
 
     pub fn parse(text: &str) -> Option<Action> {

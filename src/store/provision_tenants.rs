@@ -92,6 +92,17 @@ pub async fn reviewer_tokens_expiring(
     .context("finding reviewer tokens to renew")
 }
 
+/// The request ids and names of every ready tenant, by name.
+pub async fn ready(db: impl PgExecutor<'_>) -> anyhow::Result<Vec<(Uuid, String)>> {
+    sqlx::query_as(
+        "SELECT t.request_id, t.tenant_name FROM tenants t JOIN requests r ON r.id = t.request_id \
+         WHERE r.status = 'ready' ORDER BY t.tenant_name",
+    )
+    .fetch_all(db)
+    .await
+    .context("listing ready tenants")
+}
+
 pub async fn get(db: impl PgExecutor<'_>, request_id: Uuid) -> anyhow::Result<Option<Tenant>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM tenants WHERE request_id = $1"

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::views::fmt_time;
 use super::{AppState, Layout};
 use crate::auth::CurrentUser;
+use crate::config::HostAccess;
 use crate::domain::{RequestStatus, TenantName};
 use crate::error::AppError;
 use crate::issuer::{self, refresh::Subject};
@@ -164,7 +165,7 @@ async fn access_page(
             request.status.label().to_lowercase()
         )));
     };
-    let host = host_endpoint(state)?;
+    let host = host_endpoint(state, &request)?;
     let mut targets = vec![Target::Vcluster(&endpoint)];
     if let Some(host) = &host {
         targets.push(Target::Host(host));
@@ -220,7 +221,7 @@ pub async fn view_tenant_kubeconfig_get(
     let endpoint = endpoint
         .filter(|_| request.status == RequestStatus::Ready)
         .ok_or_else(|| AppError::Conflict("The tenant is not ready yet.".into()))?;
-    let host = host_endpoint(&state)?;
+    let host = host_endpoint(&state, &request)?;
     let chosen = match (target.as_str(), &host) {
         ("vcluster", _) => Target::Vcluster(&endpoint),
         ("host", Some(host)) => Target::Host(host),
@@ -265,7 +266,16 @@ impl Target<'_> {
     }
 }
 
-fn host_endpoint(state: &AppState) -> Result<Option<Endpoint>, AppError> {
+/// The host API server, when one is configured and `request`'s template grants host access.
+fn host_endpoint(state: &AppState, request: &TenantRequest) -> Result<Option<Endpoint>, AppError> {
+    let host_access = state
+        .config
+        .templates
+        .get(request.template.as_str())
+        .map(|t| t.host_access);
+    if host_access != Some(HostAccess::Operate) {
+        return Ok(None);
+    }
     let config = &state.config.issuer;
     let (Some(server), Some(ca_file)) = (&config.host_api_server, &config.host_ca_file) else {
         return Ok(None);
@@ -315,7 +325,7 @@ async fn issue(
         namespace,
         username: &user.username,
         issuer_url: &issuer_url,
-        client_id: &state.config.issuer.client_id,
+        client_id: &tokens.client_id,
         id_token: &tokens.id_token,
         refresh_token: &tokens.refresh_token,
     };

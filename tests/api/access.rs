@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::access::{
-    ReadyTenant, addr, auth_field, download, exp_of, kubectl, kubectls, oidc_flags, options,
-    until_expired,
+    ReadyTenant, addr, apply_tenant_host_role, auth_field, claims_of, download, exp_of, kubectl,
+    kubectls, oidc_flags, options, until_expired,
 };
 use crate::helpers::directory::Ad;
 use crate::helpers::kube_sim::KubeSim;
@@ -261,18 +261,120 @@ async fn a_user_disabled_in_ad_loses_access_at_the_next_refresh() {
     ad.delete(&group.dn).await;
 }
 
-async fn refresh(app: &TestApp, token: &str) -> (StatusCode, Value) {
+/// The refresh-token grant as kubectl sends it, for `client_id` (the kubeconfig's `client-id`).
+async fn refresh(app: &TestApp, token: &str, client_id: &str) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
         .post(app.url("/oidc/token"))
         .form(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", token),
-            ("client_id", "kubernetes"),
+            ("client_id", client_id),
         ])
         .send()
         .await
         .unwrap();
     (response.status(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_kubeconfig_reaches_only_the_cluster_it_was_issued_for_and_never_as_system_masters() {
+    // Someone in the tenants' admin group and in an AD group named system:masters.
+    let ad = Ad::connect().await;
+    let user = ad.create_user("aud").await;
+    let admins = ad.create_group("audadm").await;
+    ad.add_member(&admins.dn, &user.dn).await;
+    let masters = ad.ensure_group_cn("system:masters").await;
+    ad.add_member(&masters.dn, &user.dn).await;
+
+    let (a, b) = (unique_tenant("aud-a"), unique_tenant("aud-b"));
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = free.local_addr().unwrap();
+    drop(free);
+    let host = host_for(address, &a, &admins.cn).await;
+    let ca = Stack::get().var("STACK_CA").to_owned();
+    let mut opts = options(&[
+        ("TENANTRY__ISSUER__HOST_API_SERVER", &host.url),
+        ("TENANTRY__ISSUER__HOST_CA_FILE", &ca),
+    ]);
+    opts.addr = Some(address);
+    let tenant = ReadyTenant::on(TestApp::spawn_with(opts).await, &a, &admins.cn, None).await;
+    let sim_b = tenant.another(&b, &admins.cn).await;
+    let app = &tenant.app;
+    let client = app.signed_in_client(&user.username, &user.password).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_a = download(app, &client, &a, "vcluster", dir.path()).await;
+    let config_b = download(app, &client, &b, "vcluster", dir.path()).await;
+    let config_host = download(app, &client, &a, "host", dir.path()).await;
+
+    let token_a = auth_field(&config_a, "id-token");
+    let claims = claims_of(&token_a);
+    assert_eq!(claims["aud"], format!("vcluster-{a}"));
+    assert_eq!(auth_field(&config_a, "client-id"), format!("vcluster-{a}"));
+    assert_eq!(
+        claims_of(&auth_field(&config_host, "id-token"))["aud"],
+        "kubernetes"
+    );
+    let groups: Vec<&str> = claims["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
+    assert!(groups.contains(&admins.cn.as_str()), "{groups:?}");
+    assert!(
+        !groups
+            .iter()
+            .any(|g| g.to_lowercase().starts_with("system:")),
+        "{groups:?}"
+    );
+
+    let binary = &kubectls()[0];
+    let reaches = |config: std::path::PathBuf, server: String| async move {
+        let (ok, _, err) =
+            kubectl(binary, &config, &["--server", &server, "get", "namespaces"]).await;
+        (ok, err)
+    };
+    let (ok, err) = reaches(config_a.clone(), tenant.sim.url.clone()).await;
+    assert!(ok, "A's kubeconfig works at A: {err}");
+    let (ok, err) = reaches(config_b.clone(), sim_b.url.clone()).await;
+    assert!(ok, "B's kubeconfig works at B: {err}");
+    for (what, config, server) in [
+        ("A's at B", &config_a, &sim_b.url),
+        ("A's at the host", &config_a, &host.url),
+        ("B's at A", &config_b, &tenant.sim.url),
+        ("the host's at A", &config_host, &tenant.sim.url),
+    ] {
+        let (ok, err) = reaches(config.clone(), server.clone()).await;
+        assert!(!ok && err.contains("Unauthorized"), "{what}: {err}");
+    }
+    // On the host, system:masters in AD gives nothing: only the tenant namespace's role.
+    let (ok, _, err) = kubectl(
+        binary,
+        &config_host,
+        &["get", "secrets", "-n", "kube-system"],
+    )
+    .await;
+    assert!(!ok && err.contains("forbidden"), "{err}");
+    assert!(!err.contains("system:masters"), "{err}");
+
+    // A refresh keeps the audience, and is refused for any other.
+    let refresh_a = auth_field(&config_a, "refresh-token");
+    for other in ["kubernetes".to_owned(), format!("vcluster-{b}")] {
+        let (status, body) = refresh(app, &refresh_a, &other).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "refresh for {other}: {body}"
+        );
+    }
+    let (status, body) = refresh(app, &refresh_a, &format!("vcluster-{a}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        claims_of(body["id_token"].as_str().unwrap())["aud"],
+        format!("vcluster-{a}")
+    );
+    ad.delete(&user.dn).await;
+    ad.delete(&admins.dn).await;
 }
 
 #[tokio::test]
@@ -283,8 +385,9 @@ async fn replaying_a_used_refresh_token_fails_and_revokes_the_newer_one() {
     let dir = tempfile::tempdir().unwrap();
     let config = download(app, &app.client, &tenant.name, "vcluster", dir.path()).await;
     let first = auth_field(&config, "refresh-token");
+    let client = auth_field(&config, "client-id");
 
-    let (status, body) = refresh(app, &first).await;
+    let (status, body) = refresh(app, &first, &client).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let second = body["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(second, first, "rotated on use");
@@ -294,10 +397,10 @@ async fn replaying_a_used_refresh_token_fails_and_revokes_the_newer_one() {
         "the id_token lives issuer.token_ttl: {lifetime} s"
     );
 
-    let (status, body) = refresh(app, &first).await;
+    let (status, body) = refresh(app, &first, &client).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
-    let (status, body) = refresh(app, &second).await;
+    let (status, body) = refresh(app, &second, &client).await;
     assert_eq!(
         status,
         StatusCode::BAD_REQUEST,
@@ -305,7 +408,7 @@ async fn replaying_a_used_refresh_token_fails_and_revokes_the_newer_one() {
     );
     assert_eq!(body["error"], "invalid_grant");
 
-    let (status, body) = refresh(app, "tnr_made-up").await;
+    let (status, body) = refresh(app, "tnr_made-up", &client).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
@@ -370,7 +473,7 @@ async fn the_issuer_publishes_discovery_and_keys_that_verify_its_tokens() {
         )
         .expect("the signature verifies with the published key");
     assert_eq!(claims["iss"], discovery["issuer"]);
-    assert_eq!(claims["aud"], "kubernetes");
+    assert_eq!(claims["aud"], format!("vcluster-{}", tenant.name));
     assert_eq!(claims["preferred_username"], "jjackson");
     let groups: Vec<&str> = claims["groups"]
         .as_array()
@@ -484,7 +587,12 @@ fn kid(jwt: &str) -> String {
 /// The host cluster's simulator trusting the portal at `addr`, with the tenant's namespace and
 /// RoleBindings as the namespace step leaves them.
 async fn host_for(address: std::net::SocketAddr, tenant: &str, admin_group: &str) -> KubeSim {
-    let host = KubeSim::start_with(0, &oidc_flags(&format!("http://{address}/oidc"))).await;
+    let host = KubeSim::start_with(
+        0,
+        &oidc_flags(&format!("http://{address}/oidc"), "kubernetes"),
+    )
+    .await;
+    apply_tenant_host_role(&host).await;
     for ns in [tenant, "tenant2"] {
         host.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
             .await;
@@ -492,15 +600,27 @@ async fn host_for(address: std::net::SocketAddr, tenant: &str, admin_group: &str
     host.apply(json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": {"name": "tenantry-admins", "namespace": tenant},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tenantry-tenant-host"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": admin_group}],
+    }))
+    .await;
+    host.apply(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": format!("vc-{tenant}"), "namespace": tenant},
+        "stringData": {"config": "the vCluster's admin kubeconfig"},
+    }))
+    .await;
+    host.apply(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": tenant},
+        "data": {"a": "b"},
     }))
     .await;
     host
 }
 
 #[tokio::test]
-async fn the_host_namespace_kubeconfig_works_in_the_tenants_namespace_only() {
+async fn the_host_namespace_kubeconfig_reads_the_tenants_namespace_only_and_never_a_secret() {
     let name = unique_tenant("t1");
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = free.local_addr().unwrap();
@@ -519,22 +639,35 @@ async fn the_host_namespace_kubeconfig_works_in_the_tenants_namespace_only() {
     let dir = tempfile::tempdir().unwrap();
     let config = download(app, &app.client, &name, "host", dir.path()).await;
     let binary = &kubectls()[0];
-    let (ok, _, err) = kubectl(
-        binary,
-        &config,
-        &["create", "configmap", "settings", "--from-literal=a=b"],
-    )
-    .await;
-    assert!(ok, "the context's namespace is the tenant's: {err}");
-    let (ok, out, _) = kubectl(
-        binary,
-        &config,
-        &["get", "configmap", "settings", "-n", &name, "-o", "name"],
-    )
-    .await;
-    assert!(ok && out.contains("settings"));
+    let (ok, out, err) = kubectl(binary, &config, &["get", "configmaps", "-o", "name"]).await;
+    assert!(
+        ok && out.contains("settings"),
+        "the context's namespace is the tenant's: {err}"
+    );
+    let (ok, _, err) = kubectl(binary, &config, &["get", "pods,services,events"]).await;
+    assert!(ok, "admins watch their workloads: {err}");
     let (ok, _, err) = kubectl(binary, &config, &["-n", "tenant2", "get", "configmaps"]).await;
     assert!(!ok && err.contains("forbidden"), "{err}");
+    // Never a Secret: the vCluster's admin kubeconfig lives in this namespace.
+    let secret = format!("vc-{name}");
+    for args in [
+        vec!["get", "secret", secret.as_str()],
+        vec!["get", "secrets"],
+        vec!["create", "secret", "generic", "x", "--from-literal=a=b"],
+        vec!["run", "reader", "--image=busybox", "--restart=Never"],
+        vec![
+            "create",
+            "rolebinding",
+            "me",
+            "--clusterrole=admin",
+            "--group=x",
+        ],
+    ] {
+        let (ok, _, err) = kubectl(binary, &config, &args).await;
+        assert!(!ok && err.contains("forbidden"), "{args:?}: {err}");
+    }
+    let (_, out, _) = kubectl(binary, &config, &["auth", "can-i", "get", "secrets"]).await;
+    assert_eq!(out.trim(), "no");
 }
 
 #[tokio::test]

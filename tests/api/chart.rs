@@ -117,6 +117,7 @@ fn default_values_render_documents_valid_for_every_current_kubernetes_version() 
         .collect();
     let expected: BTreeSet<String> = [
         "ClusterRole/tenantry",
+        "ClusterRole/tenantry-tenant-host",
         "ClusterRoleBinding/tenantry",
         "ConfigMap/tenantry",
         "ConfigMap/tenantry-migrate",
@@ -629,8 +630,8 @@ fn the_cluster_role_is_least_privilege_and_every_rule_says_why() {
             assert_eq!(resources, ["clusterroles"], "{rule}");
             assert_eq!(
                 names,
-                ["admin", "view"],
-                "bind must be limited to admin and view: {rule}"
+                ["admin", "view", "tenantry-tenant-host"],
+                "bind must be limited to the roles provisioning hands out: {rule}"
             );
             assert_eq!(verbs, ["bind"], "{rule}");
         }
@@ -709,7 +710,7 @@ fn the_cluster_role_is_least_privilege_and_every_rule_says_why() {
     // Every rule is explained: the line before each `- apiGroups:` is a comment.
     let role = rendered
         .split("\n---")
-        .find(|d| d.contains("\nkind: ClusterRole\n"))
+        .find(|d| d.contains("\nkind: ClusterRole\n") && d.contains("\n  name: tenantry\n"))
         .unwrap();
     let lines: Vec<&str> = role.lines().collect();
     let mut explained = 0;
@@ -976,6 +977,8 @@ pub struct ChartIdentity {
     pub namespace: String,
     pub service_account: String,
     cluster_role: String,
+    /// The chart's ClusterRole for tenant admins on the host, which provisioning binds.
+    pub host_role: String,
     _dir: tempfile::TempDir,
 }
 
@@ -997,10 +1000,12 @@ impl ChartIdentity {
         if let Some(index) = omit_rule {
             role["rules"].as_array_mut().unwrap().remove(index);
         }
+        let host_role = format!("{release}-tenant-host");
         let items = json!([
             role,
             named(&documents, "ClusterRoleBinding", &release),
             named(&documents, "ServiceAccount", &release),
+            named(&documents, "ClusterRole", &host_role),
         ]);
         let dir = tempfile::tempdir().unwrap();
         // One document each: the simulator cannot validate a `kind: List` (docs/chart-verification.md).
@@ -1060,6 +1065,7 @@ impl ChartIdentity {
             namespace,
             service_account: release.clone(),
             cluster_role: release,
+            host_role,
             _dir: dir,
         }
     }
@@ -1087,6 +1093,7 @@ impl Drop for ChartIdentity {
             &self.cluster_role,
             "--wait=false",
         ]);
+        let _ = kubectl_on_simulator(&["delete", "clusterrole", &self.host_role, "--wait=false"]);
         let _ = kubectl_on_simulator(&["delete", "namespace", &self.namespace, "--wait=false"]);
     }
 }
@@ -1176,6 +1183,84 @@ fn a_service_account_bound_to_the_chart_rules_can_exactly_what_they_say_on_the_a
     let refused = binding("owners", "cluster-admin");
     assert!(!refused.status.success());
     assert!(text(&refused).contains("forbidden"), "{}", text(&refused));
+}
+
+#[test]
+fn the_tenant_host_role_reads_workloads_restarts_pods_and_reaches_no_secret() {
+    let validation = validate_manifests(&render(&[], &[]));
+    let role = named(&validation.documents, "ClusterRole", "tenantry-tenant-host");
+    let mut granted = std::collections::BTreeSet::new();
+    for rule in role["rules"].as_array().unwrap() {
+        let list = |key: &str| -> Vec<String> {
+            rule[key]
+                .as_array()
+                .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default()
+        };
+        assert!(rule.get("resourceNames").is_none(), "{rule}");
+        for group in list("apiGroups") {
+            for resource in list("resources") {
+                for verb in list("verbs") {
+                    assert!(
+                        ![&group, &resource, &verb].contains(&&"*".to_owned()),
+                        "{rule}"
+                    );
+                    granted.insert(format!("{verb} {resource}.{group}"));
+                }
+            }
+        }
+    }
+    // Reading a Secret, or starting anything that could mount one or read one off a pod's disk.
+    for resource in [
+        "secrets",
+        "pods/exec",
+        "pods/attach",
+        "pods/portforward",
+        "pods/proxy",
+    ] {
+        assert!(
+            !granted.iter().any(|g| g
+                .split(' ')
+                .nth(1)
+                .unwrap()
+                .starts_with(&format!("{resource}."))),
+            "{resource}: {granted:?}"
+        );
+    }
+    for verb in [
+        "create",
+        "update",
+        "patch",
+        "bind",
+        "escalate",
+        "impersonate",
+        "deletecollection",
+    ] {
+        assert!(
+            !granted.iter().any(|g| g.starts_with(&format!("{verb} "))),
+            "{verb}: {granted:?}"
+        );
+    }
+    let deletes: Vec<&String> = granted
+        .iter()
+        .filter(|g| g.starts_with("delete "))
+        .collect();
+    assert_eq!(
+        deletes,
+        ["delete pods."],
+        "only pods may be deleted (restarted)"
+    );
+    for needed in [
+        "get pods.",
+        "list pods.",
+        "watch pods.",
+        "get pods/log.",
+        "list events.",
+        "get deployments.apps",
+        "list ingresses.networking.k8s.io",
+    ] {
+        assert!(granted.contains(needed), "{needed}: {granted:?}");
+    }
 }
 
 #[test]

@@ -43,7 +43,11 @@ async fn build_and_remove(
     identity: &ChartIdentity,
     prefix: &str,
 ) -> (RequestStatus, Option<String>, String) {
-    let env = engine_env_for(&identity.kubeconfig);
+    let mut env = engine_env_for(&identity.kubeconfig);
+    env.insert(
+        "TENANTRY__PROVISIONING__TENANT_HOST_ROLE".into(),
+        identity.host_role.clone(),
+    );
     let app = TestApp::spawn_with(AppOptions {
         env,
         ..Default::default()

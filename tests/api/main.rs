@@ -17,6 +17,7 @@ mod config;
 mod csrf;
 mod directory;
 mod health;
+mod host_access;
 mod login;
 mod logs;
 mod mail_links;

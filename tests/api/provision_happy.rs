@@ -49,7 +49,7 @@ async fn an_approved_tenant1_is_built_in_every_system_and_a_pod_reads_only_its_o
         .get(&rb("tenantry-admins"))
         .await
         .expect("admin RoleBinding");
-    assert_eq!(admins["roleRef"]["name"], "admin");
+    assert_eq!(admins["roleRef"]["name"], "tenantry-tenant-host");
     assert_eq!(
         admins["subjects"][0],
         json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "tenant1-admins"})

@@ -109,6 +109,11 @@ Each lands at /var/run/secrets/tenantry/<file name>; the config gets <section>.<
 {{- $server := default dict (get $config "server") -}}
 {{- $_ := set $server "listen" (printf "0.0.0.0:%d" (int .Values.containerPort)) -}}
 {{- $_ := set $config "server" $server -}}
+{{- if .Values.rbac.create -}}
+{{- $provisioning := default dict (get $config "provisioning") -}}
+{{- $_ := set $provisioning "tenant_host_role" (printf "%s-tenant-host" (include "tenantry.fullname" .)) -}}
+{{- $_ := set $config "provisioning" $provisioning -}}
+{{- end -}}
 {{- range $row := include "tenantry.secretTable" . | fromYamlArray -}}
 {{- if index $.Values.secrets (index $row 2) -}}
 {{- $section := default dict (get $config (index $row 0)) -}}

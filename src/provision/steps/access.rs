@@ -33,6 +33,7 @@ pub struct Access {
 impl Access {
     pub fn new(cx: &StepCx) -> Result<Access, StepError> {
         let v = &cx.config().provisioning.vcluster;
+        let oidc = &cx.config().provisioning.oidc;
         let public_endpoint = (v.user_endpoint == UserEndpoint::Ingress).then(|| {
             format!(
                 "https://{}",
@@ -40,12 +41,12 @@ impl Access {
             )
         });
         Ok(Access {
-            admin_group: cx.request.admin_group.as_str().to_owned(),
+            admin_group: oidc.group_subject(cx.request.admin_group.as_str()),
             viewer_group: cx
                 .request
                 .viewer_group
                 .as_ref()
-                .map(|g| g.as_str().to_owned()),
+                .map(|g| oidc.group_subject(g.as_str())),
             public_endpoint,
         })
     }

@@ -1,4 +1,9 @@
 //! Step 1: the tenant's host namespace — RBAC first, then quota and limits.
+//!
+//! The admin group gets `provisioning.tenant_host_role`, never `admin`: with `admin` a tenant
+//! admin could read the vCluster's admin certificate (Secret `vc-<tenant>`) and keep superuser
+//! access to the vCluster after losing the group. A template with `host_access = "none"` gets no
+//! bindings at all, and re-running provisioning removes the ones it no longer grants.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 
+use crate::config::HostAccess;
 use crate::provision::context::StepCx;
 use crate::provision::error::StepError;
 use crate::provision::kube_ops::{self, labels};
@@ -26,8 +32,11 @@ pub const LIMITS: &str = "tenantry-limits";
 /// The namespace, its bindings and its limits, from the request and its template.
 pub struct Namespace {
     name: String,
+    /// Binding subjects, with the configured groups prefix already applied.
     admin_group: String,
     viewer_group: Option<String>,
+    host_access: HostAccess,
+    admin_role: String,
     quota: BTreeMap<String, Quantity>,
     labels: BTreeMap<String, String>,
     annotations: BTreeMap<String, String>,
@@ -60,8 +69,17 @@ impl Namespace {
         }
         Namespace {
             name: cx.tenant().namespace().to_owned(),
-            admin_group: request.admin_group.as_str().to_owned(),
-            viewer_group: request.viewer_group.as_ref().map(|g| g.as_str().to_owned()),
+            admin_group: cx
+                .config()
+                .provisioning
+                .oidc
+                .group_subject(request.admin_group.as_str()),
+            viewer_group: request
+                .viewer_group
+                .as_ref()
+                .map(|g| cx.config().provisioning.oidc.group_subject(g.as_str())),
+            host_access: cx.template.host_access,
+            admin_role: cx.config().provisioning.tenant_host_role.clone(),
             quota,
             labels: labels(cx),
             annotations,
@@ -123,20 +141,21 @@ impl Step for Namespace {
 
         // RBAC before anything else lives here: whatever fails later, the admins can get in.
         let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), &self.name);
-        kube_ops::apply(
-            cx,
-            &bindings,
-            &self.binding(ADMIN_BINDING, &self.admin_group, "admin"),
-        )
-        .await?;
-        match &self.viewer_group {
+        match self.host_access {
+            HostAccess::Operate => {
+                let admins = self.binding(ADMIN_BINDING, &self.admin_group, &self.admin_role);
+                apply_binding(cx, &bindings, &admins).await?;
+            }
+            HostAccess::None => kube_ops::delete_and_wait(cx, &bindings, ADMIN_BINDING).await?,
+        }
+        match self
+            .viewer_group
+            .as_ref()
+            .filter(|_| self.host_access == HostAccess::Operate)
+        {
             Some(viewers) => {
-                kube_ops::apply(
-                    cx,
-                    &bindings,
-                    &self.binding(VIEWER_BINDING, viewers, "view"),
-                )
-                .await?;
+                let viewers = self.binding(VIEWER_BINDING, viewers, "view");
+                apply_binding(cx, &bindings, &viewers).await?;
             }
             None => kube_ops::delete_and_wait(cx, &bindings, VIEWER_BINDING).await?,
         }
@@ -200,4 +219,28 @@ impl Step for Namespace {
         )?;
         kube_ops::delete_and_wait(cx, &namespaces, &self.name).await
     }
+}
+
+/// Applies `binding`; one that grants another role is deleted first, because an API server
+/// refuses to change a binding's `roleRef` (tenants built when admins got `admin` move to the
+/// host role this way).
+async fn apply_binding(
+    cx: &StepCx,
+    bindings: &Api<RoleBinding>,
+    binding: &RoleBinding,
+) -> Result<(), StepError> {
+    let name = binding.metadata.name.as_deref().unwrap_or_default();
+    if let Some(existing) = kube_ops::get_opt(cx, bindings, name).await?
+        && existing.role_ref != binding.role_ref
+    {
+        tracing::info!(
+            binding = name,
+            from = %existing.role_ref.name,
+            to = %binding.role_ref.name,
+            "replacing a RoleBinding whose role changed"
+        );
+        kube_ops::delete_and_wait(cx, bindings, name).await?;
+    }
+    kube_ops::apply(cx, bindings, binding).await?;
+    Ok(())
 }

@@ -64,10 +64,12 @@ impl Vcluster {
             .clone()
             .unwrap_or_else(|| format!("{}:{}", config.mysql.host, config.mysql.port));
         let api_host = api_host(&p.vcluster.api_host_pattern, tenant.as_str());
+        let audience = crate::issuer::audience::vcluster(config, tenant.as_str());
         let values = vcluster_values::render(&ValuesInput {
             template: &cx.template,
             oidc: &p.oidc,
             issuer_url: &issuer,
+            audience: &audience,
             api_host: &api_host,
             ingress_class: &p.vcluster.ingress_class,
             mysql_address: &mysql_address,

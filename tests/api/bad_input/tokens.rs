@@ -136,7 +136,7 @@ async fn the_token_endpoint_refuses_garbage_with_oauth_errors() {
     let app = &portal.app;
     ready_tenant(app, "bi-tokens", "k8s-cluster-admins").await;
     let good = refresh_token(&portal, &portal.client, "bi-tokens").await;
-    let client_id = app.config.issuer.client_id.clone();
+    let client_id = tenantry::issuer::audience::vcluster(&app.config, "bi-tokens");
     let n = cases(128);
 
     let token = prop_oneof![

@@ -18,11 +18,12 @@ pub struct ReadyTenant {
     pub name: String,
 }
 
-/// The `--oidc-*` flags an API server trusting `issuer` is started with.
-pub fn oidc_flags(issuer: &str) -> Vec<String> {
+/// The `--oidc-*` flags an API server trusting `issuer` for tokens to `audience` is started
+/// with: `kubernetes` for the host, `vcluster-<tenant>` for a tenant's virtual API server.
+pub fn oidc_flags(issuer: &str, audience: &str) -> Vec<String> {
     vec![
         format!("--oidc-issuer-url={issuer}"),
-        "--oidc-client-id=kubernetes".into(),
+        format!("--oidc-client-id={audience}"),
         "--oidc-username-claim=preferred_username".into(),
         "--oidc-username-prefix=-".into(),
         "--oidc-groups-claim=groups".into(),
@@ -58,7 +59,14 @@ impl ReadyTenant {
         admin_group: &str,
         viewer_group: Option<&str>,
     ) -> ReadyTenant {
-        let sim = KubeSim::start_with(0, &oidc_flags(&format!("{}/oidc", app.address))).await;
+        let sim = KubeSim::start_with(
+            0,
+            &oidc_flags(
+                &format!("{}/oidc", app.address),
+                &format!("vcluster-{name}"),
+            ),
+        )
+        .await;
         let mut bindings = vec![("cluster-admin", admin_group)];
         if let Some(viewer) = viewer_group {
             bindings.push(("view", viewer));
@@ -81,8 +89,41 @@ impl ReadyTenant {
         tenant
     }
 
+    /// A second ready tenant `name` of the same app, on its own simulator trusting only tokens
+    /// for its own audience, where `admin_group` is cluster-admin.
+    pub async fn another(&self, name: &str, admin_group: &str) -> KubeSim {
+        let sim = KubeSim::start_with(
+            0,
+            &oidc_flags(
+                &format!("{}/oidc", self.app.address),
+                &format!("vcluster-{name}"),
+            ),
+        )
+        .await;
+        sim.apply(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": format!("{admin_group}-cluster-admin")},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": admin_group}],
+        }))
+        .await;
+        self.record_at(&sim.url, name, admin_group, None).await;
+        sim
+    }
+
     /// Records `name` as a ready tenant of this app, served by this simulator.
     pub async fn record(&self, name: &str, admin_group: &str, viewer_group: Option<&str>) {
+        self.record_at(&self.sim.url, name, admin_group, viewer_group)
+            .await;
+    }
+
+    async fn record_at(
+        &self,
+        url: &str,
+        name: &str,
+        admin_group: &str,
+        viewer_group: Option<&str>,
+    ) {
         let id = Uuid::new_v4();
         sqlx::query(
             "INSERT INTO requests (id, tenant_name, description, admin_group, viewer_group, template, justification, \
@@ -99,7 +140,7 @@ impl ReadyTenant {
         sqlx::query("INSERT INTO tenants (request_id, tenant_name, api_endpoint, api_ca_pem) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(name)
-            .bind(&self.sim.url)
+            .bind(url)
             .bind(ca)
             .execute(&self.app.db)
             .await
@@ -176,15 +217,19 @@ pub fn auth_field(config: &Path, key: &str) -> String {
 
 /// The `exp` of a JWT, in seconds since the epoch.
 pub fn exp_of(jwt: &str) -> i64 {
+    claims_of(jwt)["exp"].as_i64().unwrap()
+}
+
+/// The (unverified) claims of a JWT.
+pub fn claims_of(jwt: &str) -> serde_json::Value {
     use base64::Engine;
     let payload = jwt.split('.').nth(1).expect("a JWT");
-    let claims: serde_json::Value = serde_json::from_slice(
+    serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload)
             .unwrap(),
     )
-    .unwrap();
-    claims["exp"].as_i64().unwrap()
+    .unwrap()
 }
 
 /// Waits until the wall clock is past `exp` (a token's expiry is the condition here).
@@ -203,4 +248,26 @@ pub async fn until_expired(exp: i64) {
 
 pub fn addr(app: &TestApp) -> SocketAddr {
     app.address.trim_start_matches("http://").parse().unwrap()
+}
+
+/// Creates the chart's host role for tenant admins (`tenantry-tenant-host`, from the chart's own
+/// rules file) on `sim`, as installing the chart does on a real host cluster.
+pub async fn apply_tenant_host_role(sim: &KubeSim) {
+    let rules = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/tenantry/files/tenant-host-rules.yaml"),
+    )
+    .unwrap();
+    let manifest = format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: tenantry-tenant-host\nrules:\n{rules}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("role.yaml");
+    std::fs::write(&file, manifest).unwrap();
+    let (ok, _, err) = kubectl(
+        &kubectls()[0],
+        &sim.kubeconfig,
+        &["apply", "--server-side", "-f", file.to_str().unwrap()],
+    )
+    .await;
+    assert!(ok, "applying the tenant host role: {err}");
 }

@@ -167,6 +167,28 @@ impl Ad {
         TestGroup { cn, dn }
     }
 
+    /// The group whose CN is exactly `cn`, created unless an earlier run already did (a CN is
+    /// unique in its container, so such a group is shared by every run on the machine).
+    pub async fn ensure_group_cn(&self, cn: &str) -> TestGroup {
+        let sam = unique("fixed");
+        let dn = format!("CN={},{}", dn_value(cn), self.users_dn);
+        let attrs = vec![
+            attr("objectClass", &["top", "group"]),
+            attr("sAMAccountName", &[&sam]),
+            attr("description", &["test group with a fixed name"]),
+        ];
+        let result = self.ldap.clone().add(&dn, attrs).await.unwrap();
+        // 68: entryAlreadyExists.
+        assert!(
+            result.rc == 0 || result.rc == 68,
+            "creating {dn}: {result:?}"
+        );
+        TestGroup {
+            cn: cn.to_owned(),
+            dn,
+        }
+    }
+
     /// Makes `member_dn` (a user or a group) a direct member of `group_dn`.
     pub async fn add_member(&self, group_dn: &str, member_dn: &str) {
         self.modify(group_dn, Mod::Add("member", HashSet::from([member_dn])))

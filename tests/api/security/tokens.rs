@@ -136,13 +136,20 @@ async fn a_signed_out_sessions_cookie_and_csrf_token_change_nothing() {
     app.stop().await;
 }
 
-async fn refresh(client: &Client, app: &TestApp, token: &str) -> (StatusCode, Value) {
+/// The refresh-token grant for the kubeconfig `config`'s client id, as kubectl sends it.
+async fn refresh(
+    client: &Client,
+    app: &TestApp,
+    config: &std::path::Path,
+    token: &str,
+) -> (StatusCode, Value) {
+    let client_id = auth_field(config, "client-id");
     let response = client
         .post(app.url("/oidc/token"))
         .form(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", token),
-            ("client_id", "kubernetes"),
+            ("client_id", client_id.as_str()),
         ])
         .send()
         .await
@@ -163,7 +170,8 @@ async fn one_refresh_token_presented_at_once_by_several_clients_is_accepted_once
         let config = download(app, &app.client, &tenant.name, "vcluster", dir.path()).await;
         let token = auth_field(&config, "refresh-token");
         let answers =
-            futures::future::join_all((0..AT_ONCE).map(|_| refresh(&client, app, &token))).await;
+            futures::future::join_all((0..AT_ONCE).map(|_| refresh(&client, app, &config, &token)))
+                .await;
         let accepted: Vec<&Value> = answers
             .iter()
             .filter(|(s, _)| *s == StatusCode::OK)
@@ -178,7 +186,7 @@ async fn one_refresh_token_presented_at_once_by_several_clients_is_accepted_once
         }
         // The copies showed the token leaked: the winner's rotated token is revoked with it.
         let rotated = accepted[0]["refresh_token"].as_str().unwrap();
-        let (status, body) = refresh(&client, app, rotated).await;
+        let (status, body) = refresh(&client, app, &config, rotated).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "round {round}: {body}");
     }
     report(
@@ -243,7 +251,13 @@ async fn after_leaving_the_tenants_group_the_next_refresh_is_refused_and_the_ses
     );
 
     ad.remove_member(&group.dn, &user.dn).await;
-    let (status, body) = refresh(&Client::new(), app, &auth_field(&config, "refresh-token")).await;
+    let (status, body) = refresh(
+        &Client::new(),
+        app,
+        &config,
+        &auth_field(&config, "refresh-token"),
+    )
+    .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant")),

@@ -143,7 +143,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/tenants/{name}/kubeconfig/{target}",
-            get(tenants::view_tenant_kubeconfig_get),
+            post(tenants::view_tenant_kubeconfig_post),
         )
         .route(
             "/kube-sessions/{id}/revoke",

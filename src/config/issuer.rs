@@ -28,6 +28,11 @@ pub struct IssuerConfig {
     /// Lifetime of a refresh token, i.e. of a downloaded kubeconfig without use.
     #[serde(default = "default_refresh_ttl", with = "humantime_serde")]
     pub refresh_ttl: Duration,
+    /// How many live kubeconfig sessions one person may hold for one tenant (both targets
+    /// together). Issuing another at the limit is refused until one is revoked or expires;
+    /// a session nobody refreshes ends by itself after `refresh_ttl`.
+    #[serde(default = "default_max_sessions_per_tenant")]
+    pub max_sessions_per_tenant: u32,
     /// The host cluster's API server as users reach it, for the host-namespace kubeconfig.
     pub host_api_server: Option<Url>,
     /// The CA (PEM) of the host API server's certificate, written into that kubeconfig.
@@ -36,6 +41,9 @@ pub struct IssuerConfig {
 
 fn default_client_id() -> String {
     "kubernetes".into()
+}
+fn default_max_sessions_per_tenant() -> u32 {
+    10
 }
 fn default_token_ttl() -> Duration {
     Duration::from_secs(5 * 60)

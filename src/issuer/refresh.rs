@@ -64,6 +64,21 @@ pub enum RefreshError {
     Internal(#[from] anyhow::Error),
 }
 
+/// Why no new session was started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{held} live kubeconfig sessions for this tenant already, the limit is {limit}")]
+    TooMany { held: i64, limit: u32 },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StartError {
+    fn from(e: sqlx::Error) -> StartError {
+        StartError::Internal(e.into())
+    }
+}
+
 pub struct Issuer<'a> {
     pub config: &'a Config,
     pub keys: &'a KeySet,
@@ -72,21 +87,29 @@ pub struct Issuer<'a> {
 }
 
 impl Issuer<'_> {
-    /// A new Kubernetes session (one kubeconfig) for `subject`.
+    /// A new Kubernetes session (one kubeconfig) for `subject`, unless they already hold
+    /// `issuer.max_sessions_per_tenant` live ones for this tenant.
     pub async fn start_session(
         &self,
         subject: &Subject<'_>,
         tenant: &str,
         target: &str,
-    ) -> anyhow::Result<Tokens> {
+    ) -> Result<Tokens, StartError> {
         if audience::is_reserved(subject.username) {
-            anyhow::bail!(
+            return Err(anyhow::anyhow!(
                 "refusing a token for {:?}: Kubernetes reserves names starting with system:",
                 subject.username
-            );
+            )
+            .into());
         }
         let client_id = audience::for_target(self.config, tenant, target)?;
         let mut tx = self.db.begin().await?;
+        kube_sessions::lock_issuing(&mut tx, subject.username, tenant).await?;
+        let held = kube_sessions::count_live(&mut tx, subject.username, tenant).await?;
+        let limit = self.config.issuer.max_sessions_per_tenant;
+        if held >= i64::from(limit) {
+            return Err(StartError::TooMany { held, limit });
+        }
         let session =
             kube_sessions::create(&mut tx, subject.username, &client_id, tenant, target).await?;
         let refresh_token = new_refresh_token();

@@ -107,6 +107,43 @@ pub async fn mark_used(
     Ok(())
 }
 
+/// Serialises issuing for one person and tenant until the transaction ends, so that two
+/// simultaneous downloads cannot both pass the session limit.
+pub async fn lock_issuing(
+    tx: &mut Transaction<'_, Postgres>,
+    username: &str,
+    tenant_name: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('kube_sessions:' || $1 || ':' || $2, 0))",
+    )
+    .bind(username)
+    .bind(tenant_name)
+    .execute(&mut **tx)
+    .await
+    .context("locking kubeconfig issuing")?;
+    Ok(())
+}
+
+/// How many sessions of one person for one tenant still work: not revoked, with a refresh
+/// token that is neither used nor expired (the same test as [`active_for_user`]).
+pub async fn count_live(
+    tx: &mut Transaction<'_, Postgres>,
+    username: &str,
+    tenant_name: &str,
+) -> anyhow::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM kube_sessions s WHERE username = $1 AND tenant_name = $2 \
+         AND revoked_at IS NULL \
+         AND EXISTS (SELECT 1 FROM kube_refresh_tokens t WHERE t.session_id = s.id AND t.used_at IS NULL AND t.expires_at > now())",
+    )
+    .bind(username)
+    .bind(tenant_name)
+    .fetch_one(&mut **tx)
+    .await
+    .context("counting live Kubernetes sessions")
+}
+
 /// Revokes one session; `false` when it was already revoked or does not exist.
 pub async fn revoke(db: impl PgExecutor<'_>, id: Uuid, reason: &str) -> anyhow::Result<bool> {
     let done = sqlx::query("UPDATE kube_sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL")

@@ -1,5 +1,5 @@
-//! The answers of the layers that stand outside the error renderer — the body limit (413) and
-//! the request timeout (503) — turned into the error page, the API's JSON or an OAuth error
+//! The answers of the layers that stand outside the error renderer — the body limit (413), the
+//! request timeout (503) and the router's method check (405) — turned into the error page, the API's JSON or an OAuth error
 //! object, like every other refusal, instead of their bare text.
 
 use axum::Json;
@@ -42,11 +42,17 @@ pub async fn render(request: Request, next: Next) -> Response {
         )
             .into_response();
     }
-    errors::respond(&info, wants_json, &request_id, super::Layout::default())
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut page = errors::respond(&info, wants_json, &request_id, super::Layout::default());
+    if let Some(allow) = allow {
+        page.headers_mut().insert(header::ALLOW, allow);
+    }
+    page
 }
 
-/// What the outer layers answer on their own: the body limit's plain-text 413, and the
-/// timeout's empty 503. Anything a handler or the error renderer answered has a body of its
+/// What the outer layers answer on their own: the body limit's plain-text 413, the timeout's
+/// empty 503, and the router's empty 405 (e.g. a link to an address that only a form's button
+/// may send to, such as a kubeconfig download). Anything a handler or the error renderer answered has a body of its
 /// own and passes through.
 fn outer_refusal(response: &Response) -> Option<ErrorInfo> {
     let content_type = response
@@ -70,6 +76,15 @@ fn outer_refusal(response: &Response) -> Option<ErrorInfo> {
             code: "unavailable",
             message: "The portal took too long to answer this request.".into(),
             detail: Some("request over server.request_timeout".into()),
+            unavailable: None,
+        }),
+        (StatusCode::METHOD_NOT_ALLOWED, None) => Some(ErrorInfo {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "method_not_allowed",
+            message: "This address cannot be opened as a link. Go back to the page and use its \
+                      button."
+                .into(),
+            detail: Some("method not allowed on this route".into()),
             unavailable: None,
         }),
         _ => None,

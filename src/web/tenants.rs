@@ -16,7 +16,10 @@ use crate::auth::CurrentUser;
 use crate::config::HostAccess;
 use crate::domain::{RequestStatus, TenantName};
 use crate::error::AppError;
-use crate::issuer::{self, refresh::Subject};
+use crate::issuer::{
+    self,
+    refresh::{StartError, Subject},
+};
 use crate::kubeconfig::Kubeconfig;
 use crate::store::audit::{self, Action, Event};
 use crate::store::kube_sessions;
@@ -94,6 +97,8 @@ pub struct AccessView {
     role: &'static str,
     configs: Vec<ConfigPanel>,
     sessions: Vec<SessionLine>,
+    /// `issuer.max_sessions_per_tenant`.
+    limit: u32,
 }
 
 /// The tenant, if the user may reach it: its admins and viewers (nesting included). Anyone else
@@ -206,13 +211,15 @@ async fn access_page(
         role,
         configs,
         sessions,
+        limit: state.config.issuer.max_sessions_per_tenant,
     };
     // Tokens may be on this page: no cache may keep it.
     Ok(([(header::CACHE_CONTROL, "no-store")], view).into_response())
 }
 
-/// Downloads a fresh kubeconfig (a new session) as a file.
-pub async fn view_tenant_kubeconfig_get(
+/// Downloads a fresh kubeconfig (a new session) as a file. A POST, so that it carries the CSRF
+/// token: a link on another site cannot make a signed-in admin mint sessions.
+pub async fn view_tenant_kubeconfig_post(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((name, target)): Path<(String, String)>,
@@ -316,7 +323,16 @@ async fn issue(
     let tokens = state
         .issuer()
         .start_session(&subject, request.tenant_name.as_str(), slug)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StartError::TooMany { held, limit } => AppError::Conflict(format!(
+                "You already hold {held} working kubeconfigs for “{}”, the most one person may \
+                 hold for a tenant is {limit}. Revoke one you no longer use under “Your active \
+                 Kubernetes sessions” on the tenant's access page, then download again.",
+                request.tenant_name
+            )),
+            StartError::Internal(e) => AppError::Internal(e),
+        })?;
     let issuer_url = issuer::issuer_url(&state.config.server.external_url);
     let config = Kubeconfig {
         name: &name,

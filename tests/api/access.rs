@@ -81,13 +81,12 @@ async fn people_outside_the_tenants_groups_get_no_kubeconfig_and_see_no_tenants(
     .await;
     let app = &tenant.app;
     let mmosley = app.signed_in_client("mmosley", "start123").await;
-    for path in [
-        format!("/tenants/{}/access", tenant.name),
-        format!("/tenants/{}/kubeconfig/vcluster", tenant.name),
-    ] {
-        let response = mmosley.get(app.url(&path)).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
-    }
+    let page = format!("/tenants/{}/access", tenant.name);
+    let response = mmosley.get(app.url(&page)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "{page}");
+    let download = format!("/tenants/{}/kubeconfig/vcluster", tenant.name);
+    let response = app.post_form_as(&mmosley, &download, &[]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "{download}");
     let pplatt = app.signed_in_client("pplatt", "start123").await;
     let listing = pplatt
         .get(app.url("/tenants"))

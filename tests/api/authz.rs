@@ -53,7 +53,7 @@ const ROUTES: &[(&str, &str, [u16; 5])] = &[
     ("GET",  "/tenants",                     [303,  200,  200,  200,  200]),
     // {tenant}: a request (still pending) whose admin group is tenant1-admins.
     ("GET",  "/tenants/{tenant}/access",     [303,  403,  403,  403,  409]),
-    ("GET",  "/tenants/{tenant}/kubeconfig/vcluster", [303,  403,  403,  403,  409]),
+    ("POST", "/tenants/{tenant}/kubeconfig/vcluster", [403,  403,  403,  403,  409]),
     ("GET",  "/tenants/{name}/access",       [303,  403,  403,  403,  403]),
     ("POST", "/tenants/{tenant}/access",     [403,  403,  403,  403,  409]),
     ("POST", "/tenants/{name}/access",       [403,  403,  403,  403,  403]),

@@ -18,6 +18,7 @@ mod csrf;
 mod directory;
 mod health;
 mod host_access;
+mod kubeconfig_issue;
 mod login;
 mod logs;
 mod mail_links;

@@ -51,15 +51,14 @@ async fn ready_tenant(app: &TestApp, name: &str, admin_group: &str) {
 
 /// A fresh refresh token from a kubeconfig download.
 async fn refresh_token(portal: &Portal, client: &reqwest::Client, tenant: &str) -> String {
-    let response = client
-        .get(
-            portal
-                .app
-                .url(&format!("/tenants/{tenant}/kubeconfig/vcluster")),
+    let response = portal
+        .app
+        .post_form_as(
+            client,
+            &format!("/tenants/{tenant}/kubeconfig/vcluster"),
+            &[],
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 200);
     let yaml = response.text().await.unwrap();
     yaml.lines()

@@ -133,7 +133,11 @@ async fn the_seeds_walkthrough_from_request_to_a_working_kubectl_in_the_browser(
 
     // 6. He downloads the virtual cluster's kubeconfig with the page's button, and the real
     //    kubectl works with it as jjackson.
-    let config = download(&browser, "a[href='/tenants/tenant1/kubeconfig/vcluster']").await;
+    let config = download(
+        &browser,
+        "form[action='/tenants/tenant1/kubeconfig/vcluster'] button",
+    )
+    .await;
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(
         text.contains("kind: Config"),

@@ -156,11 +156,13 @@ pub async fn download(
     target: &str,
     dir: &Path,
 ) -> PathBuf {
-    let response = client
-        .get(app.url(&format!("/tenants/{tenant}/kubeconfig/{target}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app
+        .post_form_as(
+            client,
+            &format!("/tenants/{tenant}/kubeconfig/{target}"),
+            &[],
+        )
+        .await;
     assert_eq!(response.status(), 200, "kubeconfig download");
     let disposition = response.headers()["content-disposition"]
         .to_str()

@@ -182,7 +182,6 @@ async fn sql_payloads_are_refused_or_stored_verbatim_and_never_change_a_query() 
             format!("/requests/{p}/progress"),
             format!("/approvals/{p}"),
             format!("/tenants/{p}/access"),
-            format!("/tenants/{p}/kubeconfig/{p}"),
             format!("/login?return_to={q}"),
         ];
         for path in &gets {
@@ -205,6 +204,7 @@ async fn sql_payloads_are_refused_or_stored_verbatim_and_never_change_a_query() 
         let posts = [
             (format!("/requests/{p}/cancel"), vec![]),
             (format!("/kube-sessions/{p}/revoke"), vec![]),
+            (format!("/tenants/{p}/kubeconfig/{p}"), vec![]),
             (format!("/admin/requests/{p}/resume"), vec![]),
             (format!("/admin/requests/{p}/cancel"), vec![]),
             (
@@ -277,7 +277,7 @@ async fn sql_payloads_are_refused_or_stored_verbatim_and_never_change_a_query() 
     report(
         "security",
         format!(
-            "sql: {} payloads → {probes} probes over form fields, reasons, 16 GET routes × params/path ids, 7 POST routes, the token endpoint and MySQL identifiers; {stored} stored verbatim, {refused} refused, tables intact, {} problems",
+            "sql: {} payloads → {probes} probes over form fields, reasons, 15 GET routes × params/path ids, 8 POST routes, the token endpoint and MySQL identifiers; {stored} stored verbatim, {refused} refused, tables intact, {} problems",
             SQL.len(),
             failures.len()
         ),

@@ -201,6 +201,10 @@ pub struct LdapConfig {
     pub user_attribute: UserAttribute,
     #[serde(default = "default_ldap_cache_ttl", with = "humantime_serde")]
     pub cache_ttl: Duration,
+    /// While the directory is unreachable, how long after `cache_ttl` a signed-in person may
+    /// still read pages on their last-known groups. Changes always need a fresh answer.
+    #[serde(default = "default_ldap_stale_grace", with = "humantime_serde")]
+    pub stale_grace: Duration,
     #[serde(default = "default_ldap_pool")]
     pub pool_size: usize,
     #[serde(default = "default_ldap_timeout", with = "humantime_serde")]
@@ -414,6 +418,9 @@ fn default_clock_skew() -> Duration {
 }
 fn default_ldap_cache_ttl() -> Duration {
     Duration::from_secs(60)
+}
+fn default_ldap_stale_grace() -> Duration {
+    Duration::from_secs(15 * 60)
 }
 fn default_ldap_pool() -> usize {
     4

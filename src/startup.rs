@@ -68,6 +68,7 @@ impl Application {
         let oidc = Arc::new(Oidc::new(&config)?);
         let config_kubernetes = config.kubernetes.clone();
         let issuer_keys = crate::issuer::keys::KeySet::load(&config.issuer)?;
+        let db_outage = store::outage::DatabaseOutage::new(db.clone());
         let state = AppState {
             config: Arc::new(config),
             db,
@@ -76,6 +77,7 @@ impl Application {
             oidc,
             cluster: crate::integrations::kube::HostCluster::new(config_kubernetes),
             issuer_keys: Arc::new(issuer_keys),
+            db_outage,
         };
         Ok(Application {
             listener,

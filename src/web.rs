@@ -4,6 +4,7 @@ mod admin_tenants;
 mod approvals;
 mod audit;
 mod auth;
+mod database_gate;
 mod errors;
 mod groups;
 mod health;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub cluster: HostCluster,
     /// The keys Tenantry signs Kubernetes id_tokens with.
     pub issuer_keys: Arc<crate::issuer::keys::KeySet>,
+    /// Whether Postgres is known not to answer, so requests need not wait to find out.
+    pub db_outage: Arc<crate::store::outage::DatabaseOutage>,
 }
 
 impl AppState {
@@ -164,6 +167,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::csrf::protect,
+        ))
+        // Inside the error renderer, so its 503 is the page naming the database.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            database_gate::refuse_while_down,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -3,6 +3,11 @@
 //! Resolving a user also enforces the session's life: the absolute and idle timeouts, and a
 //! fresh look at the directory once the cached groups are older than `ldap.cache_ttl` — a user
 //! disabled or removed in AD meanwhile has their session ended there and then.
+//!
+//! When the directory cannot be asked, a request that only reads (or only takes access away:
+//! signing out everywhere, revoking a kubeconfig) goes on with the last-known groups for up to
+//! `ldap.stale_grace`, and the page says so. Anything that could grant or change something
+//! needs a fresh answer and is refused with the 503 that names the directory.
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
@@ -28,6 +33,8 @@ pub struct CurrentUser {
     /// The part of `groups` the user is a direct member of.
     pub direct_groups: Vec<String>,
     pub roles: Roles,
+    /// When the directory was unreachable for this request: the time `groups` were read.
+    pub groups_stale_since: Option<DateTime<Utc>>,
 }
 
 impl CurrentUser {
@@ -63,6 +70,7 @@ impl CurrentUser {
             roles: Roles::from_groups(&user.groups, roles),
             groups: user.groups.clone(),
             direct_groups: user.direct_groups.clone(),
+            groups_stale_since: None,
         }
     }
 }
@@ -110,12 +118,42 @@ async fn resolve(parts: &mut Parts, auth: &AuthState) -> Result<Option<CurrentUs
     let user = if parts.extensions.get::<SessionlessRoute>().is_some() {
         None
     } else if let Some(session) = parts.extensions.get::<Session>().cloned() {
-        refresh(&session, auth, Utc::now()).await?
+        let stale = if may_use_stale_groups(parts) {
+            StaleGroups::Allowed
+        } else {
+            StaleGroups::Refused
+        };
+        refresh(&session, auth, Utc::now(), stale).await?
     } else {
         None
     };
     parts.extensions.insert(Resolved(user.clone()));
     Ok(user)
+}
+
+/// Whether the request may go on with last-known groups while the directory is unreachable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StaleGroups {
+    Allowed,
+    Refused,
+}
+
+/// Reads (GET, HEAD), and the few changes that only take access away. Every other
+/// state-changing request could grant something on the strength of a group the person may
+/// have lost, so it waits for the directory.
+fn may_use_stale_groups(parts: &Parts) -> bool {
+    use axum::http::Method;
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        return true;
+    }
+    let path = parts.uri.path();
+    parts.method == Method::POST
+        && (path == "/logout"
+            || path == "/logout/everywhere"
+            || path
+                .strip_prefix("/kube-sessions/")
+                .and_then(|rest| rest.strip_suffix("/revoke"))
+                .is_some_and(|id| !id.is_empty() && !id.contains('/')))
 }
 
 /// Applies the timeouts and the group refresh to the session's user, saving what changed.
@@ -124,6 +162,7 @@ async fn refresh(
     session: &Session,
     auth: &AuthState,
     now: DateTime<Utc>,
+    stale: StaleGroups,
 ) -> Result<Option<CurrentUser>, AppError> {
     let config = &auth.config;
     let mut data: SessionData = session::load(session).await?;
@@ -140,7 +179,9 @@ async fn refresh(
     }
 
     let mut changed = false;
-    if now - user.resolved_at >= delta(config.ldap.cache_ttl) {
+    let mut stale_since = None;
+    let cache_ttl = delta(config.ldap.cache_ttl);
+    if now - user.resolved_at >= cache_ttl {
         match auth.directory.find_user(&user.username).await {
             Ok(Some(found)) if !found.disabled => {
                 // Saved even when nothing else changed: the resolution time did.
@@ -172,6 +213,18 @@ async fn refresh(
                 session::end(session).await?;
                 return Err(failure.error());
             }
+            Err(e)
+                if stale == StaleGroups::Allowed
+                    && now - user.resolved_at < cache_ttl + delta(config.ldap.stale_grace) =>
+            {
+                tracing::warn!(
+                    username = %user.username,
+                    groups_as_of = %user.resolved_at,
+                    error = %format!("{e:#}"),
+                    "directory unreachable: reading on last-known groups"
+                );
+                stale_since = Some(user.resolved_at);
+            }
             Err(e) => return Err(AppError::unavailable("directory", e)),
         }
     }
@@ -181,7 +234,9 @@ async fn refresh(
         data.user = Some(user.clone());
         session::store(session, &data, config).await?;
     }
-    Ok(Some(CurrentUser::from_session(&user, &config.roles)))
+    let mut current = CurrentUser::from_session(&user, &config.roles);
+    current.groups_stale_since = stale_since;
+    Ok(Some(current))
 }
 
 /// How stale `last_seen` may get before a request writes it back: often enough that the idle

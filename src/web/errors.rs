@@ -58,6 +58,9 @@ pub async fn render_errors(
         None => return response,
     };
     log(&info);
+    if info.unavailable == Some("database") {
+        state.db_outage.report();
+    }
 
     if info.status == StatusCode::UNAUTHORIZED && !wants_json {
         let target = format!("/login?return_to={}", urlencode(&return_to));

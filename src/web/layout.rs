@@ -24,6 +24,8 @@ pub struct NavUser {
     pub is_portal_admin: bool,
     /// Requests waiting for a decision, shown on the Approvals link; approvers only.
     pub pending_approvals: Option<i64>,
+    /// The directory could not be asked: when the groups this page was built on were read.
+    pub groups_as_of: Option<String>,
 }
 
 impl Layout {
@@ -35,6 +37,7 @@ impl Layout {
                 is_approver: user.is_approver(),
                 is_portal_admin: user.is_portal_admin(),
                 pending_approvals: None,
+                groups_as_of: user.groups_stale_since.map(super::views::fmt_time),
             }),
             csrf_token,
         }
@@ -57,6 +60,7 @@ impl Layout {
                 is_approver: roles.approver,
                 is_portal_admin: roles.portal_admin,
                 pending_approvals: None,
+                groups_as_of: None,
             }),
             csrf_token: data
                 .csrf_token

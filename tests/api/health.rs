@@ -64,6 +64,64 @@ async fn readyz_is_503_while_postgres_is_unreachable_and_recovers_without_restar
 }
 
 #[tokio::test]
+async fn once_postgres_is_known_down_requests_are_refused_at_once_and_served_again_when_it_is_back()
+{
+    // A request that finds Postgres gone may wait the pool's whole acquire timeout (here 8 s)
+    // to learn it; the ones after it must not.
+    let acquire_timeout = Duration::from_secs(8);
+    let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let db = create_database().await;
+    let url = format!("postgres://postgres@{}/{db}", proxy.addr);
+    let mut options = AppOptions {
+        database_url: Some(url.clone()),
+        ..Default::default()
+    };
+    options.env.insert("TENANTRY__DATABASE__URL".into(), url);
+    options.env.insert(
+        "TENANTRY__DATABASE__CONNECT_TIMEOUT".into(),
+        format!("{}s", acquire_timeout.as_secs()),
+    );
+    let app = TestApp::spawn_with(options).await;
+    let client = app.signed_in_client("pplatt", "start123").await;
+    let home = || async {
+        let started = std::time::Instant::now();
+        let response = client.get(app.url("/requests")).send().await.unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        (status, body, started.elapsed())
+    };
+    assert_eq!(home().await.0, StatusCode::OK);
+
+    proxy.cut();
+    let (status, body, _) = home().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("The database is not answering"), "{body}");
+    // Known down now: each of these would otherwise wait the acquire timeout again.
+    for _ in 0..5 {
+        let (status, body, took) = home().await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("The database is not answering"), "{body}");
+        assert!(
+            took < acquire_timeout / 4,
+            "a request waited {took:?} although the database was known to be down"
+        );
+    }
+    let (status, _, took) = {
+        let started = std::time::Instant::now();
+        let response = app.get("/readyz").await;
+        (response.status(), (), started.elapsed())
+    };
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(took < acquire_timeout / 4, "/readyz took {took:?}");
+
+    proxy.restore();
+    await_status(&app, "/readyz", StatusCode::OK).await;
+    let (status, _, _) = home().await;
+    assert_eq!(status, StatusCode::OK, "served again without a restart");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn readyz_is_503_until_migrations_are_applied() {
     let options = AppOptions {
         serve: tenantry::startup::ServeOptions {

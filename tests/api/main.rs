@@ -16,6 +16,7 @@ mod check;
 mod config;
 mod csrf;
 mod directory;
+mod directory_outage;
 mod health;
 mod host_access;
 mod kubeconfig_issue;

@@ -402,8 +402,53 @@ async fn outage(backend: Backend) {
         max < support::ANSWER_BOUND,
         "{label} outage: the slowest answer ({slowest}) took {max:?}"
     );
-    // During a Postgres outage each answer waits out the pool's connect timeout (10 s in the
-    // test configuration; /readyz 2 s), so fewer requests fit in.
+    // Signed-in people reading pages (the browsing driver) keep their last-known groups while
+    // AD is away: none of their reads may fail.
+    let (reads, reads_5xx) = {
+        let t = tally.lock().unwrap();
+        let all: usize = ["2xx", "3xx", "4xx", "5xx", "no answer"]
+            .iter()
+            .map(|c| t.count_of(READS, c))
+            .sum();
+        (all, t.count_of(READS, "5xx"))
+    };
+    if backend == Backend::Samba {
+        assert_eq!(
+            reads_5xx, 0,
+            "Samba AD outage: {reads_5xx} of {reads} reads by a signed-in person failed"
+        );
+    }
+    // Once one request has found Postgres gone, the rest are answered at once: the longest
+    // answer to a request sent after the first 5xx (and before the restart), against the
+    // pool's acquire timeout (10 s in the test configuration) that each would wait otherwise.
+    let known_down = {
+        let t = tally.lock().unwrap();
+        let known = t
+            .timeline
+            .iter()
+            .filter(|(_, sent, _, class)| *sent >= cut_at && class == "5xx")
+            .map(|(_, sent, took, _)| *sent + *took)
+            .min();
+        known.map(|known| {
+            t.timeline
+                .iter()
+                .filter(|(_, sent, _, _)| *sent >= known && *sent < restored_at)
+                .map(|(what, _, took, _)| (*took, what.clone()))
+                .max()
+                .unwrap_or_default()
+        })
+    };
+    if backend == Backend::Postgres {
+        let (longest, what) = known_down
+            .clone()
+            .expect("no request noticed that Postgres was stopped");
+        assert!(
+            longest < Duration::from_millis(2500),
+            "Postgres outage: once it was known, {what} still took {longest:?}"
+        );
+    }
+    // During a Postgres outage the first answers wait out the pool's connect timeout (10 s in
+    // the test configuration), so fewer requests fit in.
     let least = if backend == Backend::Postgres { 12 } else { 30 };
     assert!(
         during >= least,
@@ -623,7 +668,7 @@ async fn outage(backend: Backend) {
             "{label} down {outage_secs:.0} s: {total} requests ({during} during the outage): {by_class}; max answer {:.2} s; \
              sign-ins {} ok / {} stopped at the IdP / {} refused by the portal, a callback held across the cut: {held_outcome}; submissions {} accepted, {} answered 503, {} refused; \
              {} tenants ready once ({retried} attempts retried); {} mails delivered once ({mail_retries} delivery retries); \
-             /readyz 503 {readyz_down} times during the outage; 0 panics",
+             /readyz 503 {readyz_down} times during the outage; reads by signed-in people {reads} (5xx {reads_5xx}){}; 0 panics",
             max.as_secs_f64(),
             sign_ins.0,
             sign_ins.1,
@@ -633,6 +678,13 @@ async fn outage(backend: Backend) {
             refused.len(),
             ids.len(),
             queued.len(),
+            match (backend, &known_down) {
+                (Backend::Postgres, Some((longest, _))) => format!(
+                    "; longest answer once the outage was known {:.2} s",
+                    longest.as_secs_f64()
+                ),
+                _ => String::new(),
+            },
         ),
     );
 
@@ -760,6 +812,9 @@ async fn decisions(
         }
     }
 }
+
+/// What the browsing driver reads, as tallied.
+const READS: &[&str] = &["/", "/requests", "/approvals", "/requests/{id}"];
 
 /// mmosley browsing: home, her requests, the inbox, a request's page.
 async fn browsing(

@@ -73,11 +73,22 @@ pub struct Tally {
     /// 5xx that are not the deliberate 503 naming a backend, and transport failures.
     pub faults: Vec<String>,
     pub latencies: Vec<Duration>,
+    /// Every answer: (what, when it was sent, how long it took, status class).
+    pub timeline: Vec<(String, Instant, Duration, String)>,
 }
 
 impl Tally {
     pub fn total(&self) -> usize {
         self.classes.values().sum()
+    }
+
+    /// Answers of class `class` to any of `whats`.
+    pub fn count_of(&self, whats: &[&str], class: &str) -> usize {
+        self.classes
+            .iter()
+            .filter(|((w, c), _)| c == class && whats.contains(&w.as_str()))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     pub fn count(&self, class: &str) -> usize {
@@ -135,6 +146,8 @@ pub async fn call(tally: &Shared, what: &str, request: reqwest::RequestBuilder) 
         Ok(a) => format!("{}xx", a.status.as_u16() / 100),
         Err(_) => "no answer".to_owned(),
     };
+    t.timeline
+        .push((what.to_owned(), started, took, class.clone()));
     *t.classes.entry((what.to_owned(), class)).or_default() += 1;
     match &result {
         Ok(a) if a.status.is_server_error() => {

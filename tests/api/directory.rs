@@ -100,10 +100,7 @@ mod portal_directory {
     }
 
     fn ldaps_addr() -> SocketAddr {
-        let url = url::Url::parse(Stack::get().var("LDAPS_URL")).unwrap();
-        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(636))
-            .parse()
-            .unwrap()
+        Stack::get().ldaps_addr()
     }
 
     #[tokio::test]

@@ -28,10 +28,7 @@ async fn app_behind(proxy: &Proxy, stale_grace: &str) -> TestApp {
 }
 
 fn ldaps_addr() -> std::net::SocketAddr {
-    let url = url::Url::parse(Stack::get().var("LDAPS_URL")).unwrap();
-    format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(636))
-        .parse()
-        .unwrap()
+    Stack::get().ldaps_addr()
 }
 
 async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> (StatusCode, String) {

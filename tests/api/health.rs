@@ -27,6 +27,18 @@ async fn await_status(app: &TestApp, path: &str, want: StatusCode) {
     panic!("{path} never answered {want}; last {last:?}");
 }
 
+/// Options for a portal on a new database that it reaches through `proxy`.
+async fn behind(proxy: &Proxy) -> AppOptions {
+    let db = create_database().await;
+    let url = format!("postgres://postgres@{}/{db}", proxy.addr);
+    let mut options = AppOptions {
+        database_url: Some(url.clone()),
+        ..Default::default()
+    };
+    options.env.insert("TENANTRY__DATABASE__URL".into(), url);
+    options
+}
+
 #[tokio::test]
 async fn healthz_and_readyz_answer_ok_on_a_migrated_database() {
     let app = TestApp::spawn().await;
@@ -40,13 +52,7 @@ async fn healthz_and_readyz_answer_ok_on_a_migrated_database() {
 #[tokio::test]
 async fn readyz_is_503_while_postgres_is_unreachable_and_recovers_without_restart() {
     let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let db = create_database().await;
-    let url = format!("postgres://postgres@{}/{db}", proxy.addr);
-    let mut options = AppOptions {
-        database_url: Some(url.clone()),
-        ..Default::default()
-    };
-    options.env.insert("TENANTRY__DATABASE__URL".into(), url);
+    let options = behind(&proxy).await;
     let app = TestApp::spawn_with(options).await;
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
 
@@ -70,13 +76,7 @@ async fn once_postgres_is_known_down_requests_are_refused_at_once_and_served_aga
     // to learn it; the ones after it must not.
     let acquire_timeout = Duration::from_secs(8);
     let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let db = create_database().await;
-    let url = format!("postgres://postgres@{}/{db}", proxy.addr);
-    let mut options = AppOptions {
-        database_url: Some(url.clone()),
-        ..Default::default()
-    };
-    options.env.insert("TENANTRY__DATABASE__URL".into(), url);
+    let mut options = behind(&proxy).await;
     options.env.insert(
         "TENANTRY__DATABASE__CONNECT_TIMEOUT".into(),
         format!("{}s", acquire_timeout.as_secs()),

@@ -38,6 +38,14 @@ impl Stack {
             .unwrap_or_else(|| panic!("stack.env has no {key}"))
     }
 
+    /// Samba AD's LDAPS address, for a proxy in front of it.
+    pub fn ldaps_addr(&self) -> std::net::SocketAddr {
+        let url = url::Url::parse(self.var("LDAPS_URL")).unwrap();
+        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(636))
+            .parse()
+            .unwrap()
+    }
+
     pub fn path(&self, key: &str) -> PathBuf {
         PathBuf::from(self.var(key))
     }

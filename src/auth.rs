@@ -8,6 +8,7 @@ mod guards;
 pub mod login;
 pub mod logout;
 pub mod oidc;
+pub mod pending;
 pub mod return_to;
 pub mod roles;
 pub mod session;
@@ -32,4 +33,5 @@ pub struct AuthState {
     pub db: PgPool,
     pub directory: Arc<Directory>,
     pub oidc: Arc<Oidc>,
+    pub login_cookies: Arc<pending::LoginCookies>,
 }

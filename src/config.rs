@@ -4,6 +4,7 @@
 mod issuer;
 mod load;
 mod provisioning;
+mod rate_limits;
 pub mod secret;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ pub use provisioning::{
     CertificateConfig, ProvisioningConfig, UserEndpoint, VaultAuthConfig, VclusterConfig,
     VirtualApiOidcConfig,
 };
+pub use rate_limits::{Limit, RateLimitsConfig};
 pub use secret::Secret;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +51,8 @@ pub struct Config {
     pub provisioning: ProvisioningConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub rate_limits: RateLimitsConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -134,6 +138,14 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight requests.
     #[serde(default = "default_shutdown_grace", with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Address `/metrics` is served on, apart from the portal so that it never reaches the
+    /// Ingress.
+    #[serde(default = "default_metrics_listen")]
+    pub metrics_listen: SocketAddr,
+    /// Peers (addresses or CIDR ranges: the Ingress controller, a load balancer) whose
+    /// `X-Forwarded-For` names the client. Anyone else is the client themselves.
+    #[serde(default, deserialize_with = "trusted_proxies")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -394,6 +406,25 @@ impl Config {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0], 8080))
+}
+fn default_metrics_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9464))
+}
+/// Addresses and CIDR ranges; a bare address is the range holding only itself.
+fn trusted_proxies<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let raw = Vec::<String>::deserialize(d)?;
+    raw.iter()
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "`{entry}` is not an IP address or a CIDR range such as 10.0.0.0/8"
+                    ))
+                })
+        })
+        .collect()
 }
 fn default_body_limit() -> usize {
     2 * 1024 * 1024

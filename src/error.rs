@@ -35,6 +35,12 @@ pub enum AppError {
         #[source]
         source: anyhow::Error,
     },
+    /// Too many requests from one client address or account; says when to try again.
+    #[error("rate limited: {what}")]
+    TooManyRequests {
+        what: &'static str,
+        retry_after: u64,
+    },
     /// Anything else: logged with the request id, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -51,6 +57,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,6 +73,7 @@ impl AppError {
             AppError::Csrf(_) => "csrf",
             AppError::SignIn { .. } => "sign_in",
             AppError::Unavailable { .. } => "unavailable",
+            AppError::TooManyRequests { .. } => "rate_limited",
             AppError::Internal(_) => "internal",
         }
     }
@@ -83,6 +91,10 @@ impl AppError {
             AppError::Unavailable { service, .. } => {
                 format!("The {service} is not answering right now. Try again in a minute.")
             }
+            AppError::TooManyRequests { retry_after, .. } => format!(
+                "Too many requests came from your address or your account in a short time. \
+                 Wait {retry_after} seconds, then try again."
+            ),
             AppError::Internal(_) => "Something went wrong on our side.".into(),
         }
     }
@@ -105,6 +117,8 @@ pub struct ErrorInfo {
     pub detail: Option<String>,
     /// The backend that was unavailable, for [`AppError::Unavailable`].
     pub unavailable: Option<&'static str>,
+    /// Seconds until a rate-limited client may try again (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl IntoResponse for AppError {
@@ -114,10 +128,15 @@ impl IntoResponse for AppError {
             AppError::Unavailable { source, .. } => Some(format!("{source:#}")),
             AppError::Csrf(why) => Some((*why).to_owned()),
             AppError::SignIn { detail, .. } => Some(detail.clone()),
+            AppError::TooManyRequests { what, .. } => Some(format!("over the {what} rate limit")),
             _ => None,
         };
         let unavailable = match &self {
             AppError::Unavailable { service, .. } => Some(*service),
+            _ => None,
+        };
+        let retry_after = match &self {
+            AppError::TooManyRequests { retry_after, .. } => Some(*retry_after),
             _ => None,
         };
         let info = ErrorInfo {
@@ -126,6 +145,7 @@ impl IntoResponse for AppError {
             message: self.public_message(),
             detail,
             unavailable,
+            retry_after,
         };
         let mut response = info.status.into_response();
         response.extensions_mut().insert(info);

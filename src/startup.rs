@@ -34,6 +34,8 @@ impl Default for ServeOptions {
 
 pub struct Application {
     listener: Option<TcpListener>,
+    /// `server.metrics_listen`: `/metrics` apart from the portal, for web and worker processes.
+    metrics_listener: TcpListener,
     state: AppState,
     options: ServeOptions,
 }
@@ -60,6 +62,10 @@ impl Application {
         options: ServeOptions,
         listener: Option<TcpListener>,
     ) -> anyhow::Result<Self> {
+        let metrics_addr = config.server.metrics_listen;
+        let metrics_listener = TcpListener::bind(metrics_addr)
+            .await
+            .with_context(|| format!("binding {metrics_addr} (server.metrics_listen)"))?;
         let db = store::pool(&config.database)?;
         if options.migrate {
             store::migrate(&db).await?;
@@ -69,7 +75,15 @@ impl Application {
         let config_kubernetes = config.kubernetes.clone();
         let issuer_keys = crate::issuer::keys::KeySet::load(&config.issuer)?;
         let db_outage = store::outage::DatabaseOutage::new(db.clone());
+        let login_cookies = Arc::new(crate::auth::pending::LoginCookies::new(
+            db.clone(),
+            config.secure_cookies(),
+        ));
+        let rate_limits =
+            web::RateLimits::new(&config.rate_limits, &config.server.trusted_proxies).map(Arc::new);
         let state = AppState {
+            login_cookies,
+            rate_limits,
             config: Arc::new(config),
             db,
             metrics: Arc::new(Metrics::new()),
@@ -81,6 +95,7 @@ impl Application {
         };
         Ok(Application {
             listener,
+            metrics_listener,
             state,
             options,
         })
@@ -88,6 +103,11 @@ impl Application {
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where `/metrics` is served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.local_addr().ok()
     }
 
     pub fn state(&self) -> &AppState {
@@ -117,6 +137,18 @@ impl Application {
             let state = self.state.clone();
             tasks.spawn(async move { crate::workers::run(state, stop_workers).await });
         }
+        {
+            let metrics = web::metrics_router(self.state.clone());
+            let stop_metrics = stop.clone();
+            let listener = self.metrics_listener;
+            tracing::info!(addr = %listener.local_addr()?, "serving metrics");
+            tasks.spawn(async move {
+                axum::serve(listener, metrics)
+                    .with_graceful_shutdown(stop_metrics.cancelled_owned())
+                    .await
+                    .context("metrics server failed")
+            });
+        }
         if let Some(listener) = self.listener {
             let oidc = self.state.oidc.clone();
             tokio::spawn(async move { oidc.warm_up().await });
@@ -124,10 +156,13 @@ impl Application {
             let stop_web = stop.clone();
             tracing::info!(addr = %listener.local_addr()?, "listening");
             tasks.spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stop_web.cancelled_owned())
-                    .await
-                    .context("HTTP server failed")
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stop_web.cancelled_owned())
+                .await
+                .context("HTTP server failed")
             });
         }
 

@@ -12,6 +12,7 @@ use crate::config::DatabaseConfig;
 pub mod audit;
 pub mod jobs;
 pub mod kube_sessions;
+pub mod login_states;
 pub mod outage;
 pub mod outbox;
 pub mod page;

@@ -14,6 +14,7 @@ mod layout;
 mod metrics;
 mod outer_errors;
 mod progress;
+mod rate_limit;
 mod requests;
 mod security_headers;
 mod tenants;
@@ -39,6 +40,7 @@ use crate::integrations::directory::Directory;
 use crate::integrations::kube::HostCluster;
 pub use layout::Layout;
 pub use metrics::Metrics;
+pub use rate_limit::RateLimits;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -56,6 +58,10 @@ pub struct AppState {
     pub issuer_keys: Arc<crate::issuer::keys::KeySet>,
     /// Whether Postgres is known not to answer, so requests need not wait to find out.
     pub db_outage: Arc<crate::store::outage::DatabaseOutage>,
+    /// Seals the cookies sign-ins in flight live in.
+    pub login_cookies: Arc<crate::auth::pending::LoginCookies>,
+    /// `None` when `rate_limits.enabled` is false.
+    pub rate_limits: Option<Arc<rate_limit::RateLimits>>,
 }
 
 impl AppState {
@@ -87,8 +93,17 @@ impl FromRef<AppState> for AuthState {
             db: state.db.clone(),
             directory: state.directory.clone(),
             oidc: state.oidc.clone(),
+            login_cookies: state.login_cookies.clone(),
         }
     }
+}
+
+/// `/metrics` alone, for `server.metrics_listen`: Prometheus reaches it inside the cluster,
+/// and nothing routes the public portal's traffic to it.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::view_metrics_get))
+        .with_state(state)
 }
 
 pub fn router(state: AppState) -> Router {
@@ -160,7 +175,6 @@ pub fn router(state: AppState) -> Router {
         .route("/oidc/token", post(issuer::token))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::view_metrics_get))
         .nest_service("/static", static_dir)
         .fallback(errors::not_found)
         // Inside the error renderer, so a refusal is shown as the "form expired" page.
@@ -172,6 +186,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             database_gate::refuse_while_down,
+        ))
+        // Inside the session layer, to limit form posts per account as well as per address.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -179,11 +179,13 @@ async fn run(settings: &Settings, stack: &Stack, leftovers: &mut Leftovers) -> a
     leftovers.databases.push(db_name.clone());
     let port = free_port()?;
     let address = format!("http://127.0.0.1:{port}");
+    let metrics_port = free_port()?;
+    let metrics_address = format!("http://127.0.0.1:{metrics_port}");
     let portal = Portal::new(
         &tenantry_bin,
         &work,
         "portal",
-        &portal::config_text(stack, port, &sim, smtp_port),
+        &portal::config_text(stack, port, metrics_port, &sim, smtp_port),
         stack,
         &db_url,
     )?;
@@ -304,13 +306,13 @@ async fn run(settings: &Settings, stack: &Stack, leftovers: &mut Leftovers) -> a
         if path == "/approvals" {
             inbox_size = size;
         }
-        let before = load::route_counts(&address, route).await?;
+        let before = load::route_counts(&metrics_address, route).await?;
         load::wrk(&url, 16, 2, Some(cookie)).await?; // warm-up, not recorded
         let mut results = Vec::new();
         for c in CONNECTIONS {
             results.push(load::wrk(&url, c, settings.secs, Some(cookie)).await?);
         }
-        let after = load::route_counts(&address, route).await?;
+        let after = load::route_counts(&metrics_address, route).await?;
         let count = |v: &[(u16, u64)], ok: bool| {
             v.iter()
                 .filter(|(s, _)| (*s == 200) == ok)
@@ -731,7 +733,7 @@ async fn provision_run(
         bin,
         work,
         &format!("workers-{index}"),
-        &portal::config_text(stack, free_port()?, sim, smtp_port),
+        &portal::config_text(stack, free_port()?, 0, sim, smtp_port),
         stack,
         db_url,
     )?;

@@ -16,6 +16,7 @@ pub struct Portal {
 pub fn config_text(
     stack: &Stack,
     port: u16,
+    metrics_port: u16,
     kube: &crate::provision::Sim,
     smtp_port: u16,
 ) -> String {
@@ -24,6 +25,12 @@ pub fn config_text(
 [server]
 listen = "127.0.0.1:{port}"
 external_url = "http://127.0.0.1:{port}"
+metrics_listen = "127.0.0.1:{metrics_port}"
+
+# The bench measures how fast the portal answers one client driving it hard, which the
+# per-address limits would refuse by design.
+[rate_limits]
+enabled = false
 
 [database]
 max_connections = 10

@@ -1,5 +1,5 @@
-//! The background task that deletes expired sessions (the store already ignores them; this
-//! keeps the table small).
+//! The background task that deletes expired sessions and the sign-in states callbacks used
+//! (the store already ignores them; this keeps the tables small).
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::sessions;
+use crate::store::{login_states, sessions};
 
 /// Deletes expired sessions at start and every `interval`, until `stop`.
 pub async fn run(db: PgPool, interval: Duration, stop: CancellationToken) -> anyhow::Result<()> {
@@ -23,6 +23,13 @@ pub async fn run(db: PgPool, interval: Duration, stop: CancellationToken) -> any
             Ok(deleted) => tracing::info!(deleted, "deleted expired sessions"),
             // Postgres may be briefly away; the next round tries again.
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "deleting expired sessions failed"),
+        }
+        match login_states::delete_expired(&db).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "forgot expired sign-in states"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "forgetting expired sign-in states failed")
+            }
         }
     }
 }

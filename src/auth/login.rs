@@ -1,5 +1,6 @@
 //! Signing in: start at the IdP, come back to the callback, end with a fresh session.
 
+use axum_extra::extract::CookieJar;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
@@ -9,24 +10,24 @@ use url::Url;
 use super::AuthState;
 use super::csrf::CsrfToken;
 use super::failure::SignInFailure;
+use super::pending::PendingLogin;
 use super::return_to::ReturnTo;
 use super::session::{self, SessionData, SignedInUser};
 use crate::error::AppError;
 use crate::store::audit::{self, Action, Event};
 
-/// Remembers a new sign-in in the session and returns the IdP URL to send the browser to.
+/// Remembers a new sign-in in a sealed cookie (nothing is written on the server) and returns
+/// the IdP URL to send the browser to.
 #[tracing::instrument(skip_all)]
 pub async fn begin(
     auth: &AuthState,
-    session: &Session,
+    jar: CookieJar,
     return_to: ReturnTo,
-) -> Result<Url, AppError> {
+) -> Result<(CookieJar, Url), AppError> {
     let now = Utc::now();
     let (url, pending) = auth.oidc.begin(return_to, now).await?;
-    let mut data = session::load(session).await?;
-    data.add_pending(pending, now);
-    session::store(session, &data, &auth.config).await?;
-    Ok(url)
+    let jar = auth.login_cookies.add(jar, pending, now).await?;
+    Ok((jar, url))
 }
 
 /// What the IdP sends back to `/auth/callback`. Every field is optional so that a malformed
@@ -69,58 +70,61 @@ impl Callback {
 
 /// Checks the callback against the sign-in it answers, validates the IdP's answer, looks the
 /// user up in the directory, and only then replaces the session (new id, new CSRF token).
-/// On any failure no signed-in session exists afterwards.
+/// The sign-in's cookie is removed and its state spent whatever the outcome; on any failure
+/// the session is as it was (nobody, or whoever was signed in before).
 #[tracing::instrument(skip_all)]
 pub async fn complete(
     auth: &AuthState,
     session: &Session,
+    jar: CookieJar,
     callback: Callback,
-) -> Result<ReturnTo, AppError> {
+) -> (CookieJar, Result<ReturnTo, AppError>) {
     let now = Utc::now();
-    let mut data = session::load(session).await?;
-    let pending = callback
-        .state
-        .as_deref()
-        .and_then(|state| data.take_pending(state, now));
     // The state is spent before anything else can fail, so it can never be replayed.
-    if session.id().is_some() {
-        session::store(session, &data, &auth.config).await?;
-        session::persist(session).await?;
-    }
+    let (jar, pending) = match auth
+        .login_cookies
+        .take(jar, callback.state.as_deref(), now)
+        .await
+    {
+        Ok(taken) => taken,
+        Err(e) => return (CookieJar::new(), Err(e)),
+    };
+    (jar, finish(auth, session, pending, callback, now).await)
+}
+
+async fn finish(
+    auth: &AuthState,
+    session: &Session,
+    pending: Option<PendingLogin>,
+    callback: Callback,
+    now: chrono::DateTime<Utc>,
+) -> Result<ReturnTo, AppError> {
     let Some(pending) = pending else {
-        return Err(refuse(session, &data, SignInFailure::UnknownState.error()).await);
+        return Err(SignInFailure::UnknownState.error());
     };
     if callback.duplicated {
-        let failure = SignInFailure::MalformedCallback("a parameter appears twice");
-        return Err(refuse(session, &data, failure.error()).await);
+        return Err(SignInFailure::MalformedCallback("a parameter appears twice").error());
     }
     if let Some(error) = callback.error {
-        return Err(refuse(session, &data, SignInFailure::IdpError(error).error()).await);
+        return Err(SignInFailure::IdpError(error).error());
     }
     if let Some(why) = auth
         .oidc
         .issuer()
         .and_then(|issuer| issuer.refusal(callback.iss.as_deref()))
     {
-        let failure = SignInFailure::MalformedCallback(why);
-        return Err(refuse(session, &data, failure.error()).await);
+        return Err(SignInFailure::MalformedCallback(why).error());
     }
     let Some(code) = callback.code.filter(|c| !c.is_empty()) else {
-        let failure = SignInFailure::MalformedCallback("no code");
-        return Err(refuse(session, &data, failure.error()).await);
+        return Err(SignInFailure::MalformedCallback("no code").error());
     };
 
-    let identity = match auth.oidc.finish(&pending, &code, now).await {
-        Ok(identity) => identity,
-        Err(e) => return Err(refuse(session, &data, e).await),
-    };
-    let found = match auth.directory.find_user(&identity.username).await {
-        Ok(found) => found,
-        Err(e) => {
-            let e = AppError::unavailable("directory", e);
-            return Err(refuse(session, &data, e).await);
-        }
-    };
+    let identity = auth.oidc.finish(&pending, &code, now).await?;
+    let found = auth
+        .directory
+        .find_user(&identity.username)
+        .await
+        .map_err(|e| AppError::unavailable("directory", e))?;
     let user = match found {
         Some(user) if !user.disabled => user,
         Some(user) => {
@@ -128,14 +132,14 @@ pub async fn complete(
                 username: user.username,
                 signed_out: false,
             };
-            return Err(refuse(session, &data, failure.error()).await);
+            return Err(failure.error());
         }
         None => {
             let failure = SignInFailure::AccountMissing {
                 username: identity.username,
                 signed_out: false,
             };
-            return Err(refuse(session, &data, failure.error()).await);
+            return Err(failure.error());
         }
     };
 
@@ -156,7 +160,6 @@ pub async fn complete(
         last_seen: now,
     };
     let fresh = SessionData {
-        pending_logins: Vec::new(),
         csrf_token: Some(CsrfToken::generate()),
         user: Some(signed_in.clone()),
     };
@@ -164,18 +167,6 @@ pub async fn complete(
     record_sign_in(auth, &signed_in, &identity.subject).await?;
     tracing::info!(username = %signed_in.username, groups = signed_in.groups.len(), "signed in");
     Ok(pending.return_to)
-}
-
-/// Leaves no trace of a failed sign-in: a session that holds nobody and no other sign-in in
-/// flight is deleted; one of a signed-in user keeps that user.
-async fn refuse(session: &Session, data: &SessionData, error: AppError) -> AppError {
-    if data.user.is_none()
-        && data.pending_logins.is_empty()
-        && let Err(e) = session::end(session).await
-    {
-        return e;
-    }
-    error
 }
 
 async fn record_sign_in(

@@ -7,48 +7,20 @@ use tower_sessions::session::{Expiry, Record};
 use tower_sessions::{Session, SessionManagerLayer};
 
 use super::csrf::CsrfToken;
-use super::return_to::ReturnTo;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::store::sessions::PgSessionStore;
 
 /// The only key the portal stores in a session.
 const KEY: &str = "tenantry";
-/// How many sign-ins may be in flight in one browser (several tabs); the oldest is dropped.
-const MAX_PENDING_LOGINS: usize = 4;
-/// How long a visitor has to finish signing in at the IdP.
-pub const LOGIN_TIMEOUT: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
-
 /// Everything the portal keeps about one browser.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SessionData {
-    /// Sign-ins started here and not finished yet.
-    #[serde(default)]
-    pub pending_logins: Vec<PendingLogin>,
     #[serde(default)]
     pub user: Option<SignedInUser>,
     /// Ties state-changing requests to this session; made at sign-in.
     #[serde(default)]
     pub csrf_token: Option<CsrfToken>,
-}
-
-/// One authorization request sent to the IdP: what the callback must find again.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct PendingLogin {
-    pub state: String,
-    pub nonce: String,
-    pub pkce_verifier: String,
-    pub return_to: ReturnTo,
-    pub started_at: DateTime<Utc>,
-}
-
-impl std::fmt::Debug for PendingLogin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingLogin")
-            .field("return_to", &self.return_to)
-            .field("started_at", &self.started_at)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Who is signed in, as the directory described them at the last refresh.
@@ -67,28 +39,6 @@ pub struct SignedInUser {
     pub last_seen: DateTime<Utc>,
 }
 
-impl SessionData {
-    /// Remembers a sign-in in flight, dropping expired and surplus ones.
-    pub fn add_pending(&mut self, login: PendingLogin, now: DateTime<Utc>) {
-        self.pending_logins
-            .retain(|p| now - p.started_at < LOGIN_TIMEOUT);
-        self.pending_logins.push(login);
-        let surplus = self.pending_logins.len().saturating_sub(MAX_PENDING_LOGINS);
-        self.pending_logins.drain(..surplus);
-    }
-
-    /// Removes and returns the sign-in whose `state` matches, if it has not expired. The
-    /// comparison is constant-time; a state can be taken only once.
-    pub fn take_pending(&mut self, state: &str, now: DateTime<Utc>) -> Option<PendingLogin> {
-        let index = self
-            .pending_logins
-            .iter()
-            .position(|p| super::csrf::constant_time_eq(&p.state, state))?;
-        let login = self.pending_logins.remove(index);
-        (now - login.started_at < LOGIN_TIMEOUT).then_some(login)
-    }
-}
-
 /// Typed access to [`SessionData`] in a `tower_sessions::Session`.
 pub async fn load(session: &Session) -> Result<SessionData, AppError> {
     Ok(session
@@ -99,20 +49,14 @@ pub async fn load(session: &Session) -> Result<SessionData, AppError> {
 }
 
 /// Stores `data`, with the expiry it implies: a signed-in session ends at its idle or
-/// absolute timeout, one that only waits for a sign-in when the sign-in would expire.
+/// absolute timeout, one that holds nobody when a sign-in would have expired.
 ///
 /// Written through at once: the session layer would otherwise write it after the handler has
 /// answered, and turn a database outage into a bare 500 instead of the 503 naming the database.
 pub async fn store(session: &Session, data: &SessionData, config: &Config) -> Result<(), AppError> {
     let expiry = match &data.user {
         Some(user) => expiry_for(user, config),
-        None => pending_expiry(
-            data.pending_logins
-                .iter()
-                .map(|p| p.started_at)
-                .max()
-                .unwrap_or_else(Utc::now),
-        ),
+        None => Expiry::AtDateTime(to_offset(Utc::now() + super::pending::LOGIN_TIMEOUT)),
     };
     session.set_expiry(Some(expiry));
     session.insert(KEY, data).await.map_err(session_error)?;
@@ -142,11 +86,6 @@ fn expiry_for(user: &SignedInUser, config: &Config) -> Expiry {
     let idle = user.last_seen + delta(config.sessions.idle_timeout);
     let absolute = user.signed_in_at + delta(config.sessions.absolute_timeout);
     Expiry::AtDateTime(to_offset(idle.min(absolute)))
-}
-
-/// The expiry of a session that only holds sign-ins in flight.
-fn pending_expiry(now: DateTime<Utc>) -> Expiry {
-    Expiry::AtDateTime(to_offset(now + LOGIN_TIMEOUT))
 }
 
 /// The session layer: Postgres-backed, cookie `HttpOnly`, `SameSite=Lax` (so the IdP's

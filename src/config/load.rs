@@ -248,6 +248,21 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         ));
     }
     validate_token_identities(config)?;
+    for (name, limit) in config.rate_limits.named() {
+        if limit.per_minute == 0 || limit.burst == 0 {
+            return Err(ConfigError::key(
+                &format!("rate_limits.{name}"),
+                "per_minute and burst must both be at least 1 (set rate_limits.enabled = false \
+                 to turn limits off)",
+            ));
+        }
+    }
+    if config.server.metrics_listen == config.server.listen && config.server.listen.port() != 0 {
+        return Err(ConfigError::key(
+            "server.metrics_listen",
+            "must differ from server.listen: metrics are served apart from the portal",
+        ));
+    }
     if ldap.pool_size == 0 {
         return Err(ConfigError::key("ldap.pool_size", "must be at least 1"));
     }

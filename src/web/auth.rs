@@ -2,6 +2,7 @@
 
 use axum::extract::{Query, RawQuery, State};
 use axum::response::Redirect;
+use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -20,26 +21,32 @@ pub struct LoginQuery {
 /// Sends the browser to the IdP; someone already signed in goes straight to `return_to`.
 pub async fn view_login_get(
     State(auth): State<AuthState>,
-    session: Session,
+    jar: CookieJar,
     user: Option<CurrentUser>,
     Query(query): Query<LoginQuery>,
-) -> Result<Redirect, AppError> {
+) -> Result<(CookieJar, Redirect), AppError> {
     let return_to = ReturnTo::parse_or_home(query.return_to.as_deref());
     if user.is_some() {
-        return Ok(Redirect::to(return_to.as_str()));
+        return Ok((jar, Redirect::to(return_to.as_str())));
     }
-    let url = login::begin(&auth, &session, return_to).await?;
-    Ok(Redirect::to(url.as_str()))
+    let (jar, url) = login::begin(&auth, jar, return_to).await?;
+    Ok((jar, Redirect::to(url.as_str())))
 }
 
+/// The sign-in's cookie goes away whatever the outcome, so the answer carries the jar even
+/// when it is the failure page.
 pub async fn view_callback_get(
     State(auth): State<AuthState>,
     session: Session,
+    jar: CookieJar,
     RawQuery(query): RawQuery,
-) -> Result<Redirect, AppError> {
+) -> (CookieJar, Result<Redirect, AppError>) {
     let callback = Callback::from_query(query.as_deref());
-    let return_to = login::complete(&auth, &session, callback).await?;
-    Ok(Redirect::to(return_to.as_str()))
+    let (jar, outcome) = login::complete(&auth, &session, jar, callback).await;
+    (
+        jar,
+        outcome.map(|return_to| Redirect::to(return_to.as_str())),
+    )
 }
 
 pub async fn view_logout_post(

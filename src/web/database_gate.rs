@@ -1,15 +1,13 @@
 //! Answers 503 at once while Postgres is known not to answer (see
 //! [`DatabaseOutage`](crate::store::outage::DatabaseOutage)), instead of letting every request
 //! wait out the pool's acquire timeout. Routes that never touch the database pass: liveness,
-//! readiness (which checks the database itself), static files, metrics, and the issuer's
+//! readiness (which checks the database itself), static files, and the issuer's
 //! discovery and keys (API servers keep verifying tokens they already hold).
 
-use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::AppState;
 use crate::error::AppError;
@@ -24,16 +22,11 @@ pub async fn refuse_while_down(
         return next.run(request).await;
     }
     if path == "/oidc/token" {
-        // kubectl reads an OAuth error object (RFC 6749 5.2).
-        return (
+        return super::issuer::oauth_error(
             StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CACHE_CONTROL, "no-store")],
-            Json(json!({
-                "error": "temporarily_unavailable",
-                "error_description": "the database is not answering; try again",
-            })),
-        )
-            .into_response();
+            "temporarily_unavailable",
+            "the database is not answering; try again",
+        );
     }
     AppError::unavailable(
         "database",
@@ -45,10 +38,6 @@ pub async fn refuse_while_down(
 fn needs_no_database(path: &str) -> bool {
     matches!(
         path,
-        "/healthz"
-            | "/readyz"
-            | "/metrics"
-            | "/oidc/jwks"
-            | "/oidc/.well-known/openid-configuration"
+        "/healthz" | "/readyz" | "/oidc/jwks" | "/oidc/.well-known/openid-configuration"
     ) || path.starts_with("/static/")
 }

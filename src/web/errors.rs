@@ -124,6 +124,10 @@ pub fn respond(
     if let Ok(v) = HeaderValue::from_str(request_id) {
         out.headers_mut().insert(REQUEST_ID, v);
     }
+    if let Some(seconds) = info.retry_after {
+        out.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     out
 }
 
@@ -153,6 +157,7 @@ async fn rejection_info(response: Response) -> ErrorInfo {
         message: format!("The request could not be read: {shown}"),
         detail: Some(text),
         unavailable: None,
+        retry_after: None,
     }
 }
 
@@ -183,6 +188,7 @@ fn title(status: StatusCode, code: &str) -> &'static str {
         (404, _) => "Not found",
         (400 | 413 | 415 | 422, _) => "Check your input",
         (409, _) => "Already changed",
+        (429, _) => "Slow down",
         (503, _) => "Temporarily unavailable",
         _ => "Something went wrong",
     }
@@ -200,6 +206,9 @@ fn next_step(code: &str) -> &'static str {
         "not_found" => "Check the address, or start again from the home page.",
         "unavailable" => {
             "Nothing was changed. Wait a minute and try again; if it persists, tell the platform team."
+        }
+        "rate_limited" => {
+            "Nothing was changed. Wait the time above, then send it again; if you never sent this many requests, tell the platform team."
         }
         "internal" => {
             "Nothing you did caused this. If it happens again, send the platform team the request id below."

@@ -58,7 +58,8 @@ pub struct TokenForm {
     client_id: Option<String>,
 }
 
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+/// An OAuth error object (RFC 6749 5.2), which kubectl reads.
+pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
         NO_STORE,

@@ -29,10 +29,17 @@ pub struct RouteOnly {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupLabel {
+    pub group: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub http_requests: Family<RouteLabels, Counter>,
     pub http_duration: Family<RouteOnly, Histogram>,
+    /// Requests refused by a rate limit, by group (sign_in, token, forms).
+    pub rate_limited: Family<GroupLabel, Counter>,
 }
 
 impl Metrics {
@@ -52,10 +59,17 @@ impl Metrics {
             "HTTP request latency by route",
             http_duration.clone(),
         );
+        let rate_limited = Family::<GroupLabel, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused by a rate limit, by group",
+            rate_limited.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             http_requests,
             http_duration,
+            rate_limited,
         }
     }
 

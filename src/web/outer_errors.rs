@@ -69,6 +69,7 @@ fn outer_refusal(response: &Response) -> Option<ErrorInfo> {
                     .into(),
                 detail: Some("request body over server.body_limit".into()),
                 unavailable: None,
+                retry_after: None,
             })
         }
         (StatusCode::SERVICE_UNAVAILABLE, None) => Some(ErrorInfo {
@@ -77,6 +78,7 @@ fn outer_refusal(response: &Response) -> Option<ErrorInfo> {
             message: "The portal took too long to answer this request.".into(),
             detail: Some("request over server.request_timeout".into()),
             unavailable: None,
+            retry_after: None,
         }),
         (StatusCode::METHOD_NOT_ALLOWED, None) => Some(ErrorInfo {
             status: StatusCode::METHOD_NOT_ALLOWED,
@@ -86,6 +88,7 @@ fn outer_refusal(response: &Response) -> Option<ErrorInfo> {
                 .into(),
             detail: Some("method not allowed on this route".into()),
             unavailable: None,
+            retry_after: None,
         }),
         _ => None,
     }

@@ -7,14 +7,16 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
+use reqwest::cookie::{CookieStore, Jar};
 use sha2::{Digest, Sha256};
 use tenantry::auth::oidc::id_token::{self, Expected, PortalIdToken, Rejection};
+use tenantry::auth::pending::{self, PendingLogin};
 use url::Url;
 
 use crate::helpers::app::AppOptions;
 use crate::helpers::directory::Ad;
 use crate::helpers::fake_idp::{FakeIdp, Flaw, Iss, IssSent};
-use crate::helpers::login::{browser, follow_until};
+use crate::helpers::login::{browser, browser_with_jar, follow_until};
 use crate::helpers::{Stack, TestApp};
 
 /// Nobody is signed in: no session row names a user, and the browser is anonymous.
@@ -60,29 +62,44 @@ fn param(url: &Url, name: &str) -> String {
         .unwrap_or_else(|| panic!("{url} has no {name}"))
 }
 
-/// Rewrites a field of the first sign-in in flight, straight in the session table.
-async fn tamper_pending(app: &TestApp, field: &str, value: &str) {
-    let updated = sqlx::query(
-        "UPDATE sessions SET data = convert_to(jsonb_set(convert_from(data, 'UTF8')::jsonb, \
-         ARRAY['tenantry', 'pending_logins', '0', $1], to_jsonb($2::text))::text, 'UTF8')",
-    )
-    .bind(field)
-    .bind(value)
-    .execute(&app.db)
-    .await
-    .unwrap();
-    assert_eq!(updated.rows_affected(), 1);
+/// The key the portal seals sign-in cookies with, as it stored it.
+async fn login_key(app: &TestApp) -> Vec<u8> {
+    sqlx::query_scalar("SELECT secret FROM portal_keys WHERE name = 'login_cookie'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
 }
 
-async fn pending_field(app: &TestApp, field: &str) -> String {
-    sqlx::query_scalar(
-        "SELECT convert_from(data, 'UTF8')::jsonb -> 'tenantry' -> 'pending_logins' -> 0 ->> $1 \
-         FROM sessions",
-    )
-    .bind(field)
-    .fetch_one(&app.db)
-    .await
-    .unwrap()
+/// The one sign-in in flight that `jar` holds for `app`, opened with the portal's key.
+async fn pending_login(app: &TestApp, jar: &Jar) -> (String, PendingLogin) {
+    let url = Url::parse(&app.address).unwrap();
+    let header = jar.cookies(&url).expect("the browser holds cookies");
+    let logins: Vec<(String, String)> = header
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .filter_map(|pair| cookie::Cookie::parse_encoded(pair.to_owned()).ok())
+        .filter(|c| c.name().starts_with("tenantry-login-"))
+        .map(|c| (c.name().to_owned(), c.value().to_owned()))
+        .collect();
+    assert_eq!(logins.len(), 1, "one sign-in in flight: {logins:?}");
+    let (name, sealed) = logins.into_iter().next().unwrap();
+    let login = pending::open_with(&login_key(app).await, &name, &sealed)
+        .expect("the cookie opens with the portal's key");
+    (name, login)
+}
+
+/// Rewrites the sign-in in flight in the browser's cookie, sealed again with the portal's
+/// own key: what only someone holding that key could do.
+async fn tamper_pending(app: &TestApp, jar: &Jar, change: impl FnOnce(&mut PendingLogin)) {
+    let (name, mut login) = pending_login(app, jar).await;
+    change(&mut login);
+    let sealed = pending::seal_with(&login_key(app).await, &name, &login).unwrap();
+    let cookie = cookie::Cookie::build((name, sealed)).path("/").build();
+    jar.add_cookie_str(
+        &cookie.encoded().to_string(),
+        &Url::parse(&app.address).unwrap(),
+    );
 }
 
 #[tokio::test]
@@ -127,26 +144,31 @@ async fn a_replayed_callback_is_refused_in_the_same_and_in_another_browser() {
 #[tokio::test]
 async fn a_nonce_that_does_not_match_the_one_sent_is_refused() {
     let app = TestApp::spawn().await;
-    let authorize = app.start_login(&app.client).await;
-    tamper_pending(&app, "nonce", "a-nonce-the-idp-never-saw").await;
+    let (client, jar) = browser_with_jar();
+    let authorize = app.start_login(&client).await;
+    tamper_pending(&app, &jar, |login| {
+        login.nonce = "a-nonce-the-idp-never-saw".into();
+    })
+    .await;
     let callback = app
-        .follow_to_callback(&app.client, authorize, "jjackson", "start123")
+        .follow_to_callback(&client, authorize, "jjackson", "start123")
         .await
         .unwrap();
-    assert_refused(&app.client, callback.as_str(), "could not be verified").await;
-    assert_nobody_signed_in(&app, &app.client).await;
+    assert_refused(&client, callback.as_str(), "could not be verified").await;
+    assert_nobody_signed_in(&app, &client).await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_code_already_redeemed_is_refused() {
     let app = TestApp::spawn().await;
+    let (client, jar) = browser_with_jar();
     let callback = app
-        .idp_callback(&app.client, "jjackson", "start123")
+        .idp_callback(&client, "jjackson", "start123")
         .await
         .unwrap();
     // Someone who intercepted the code redeems it first (with everything else right).
-    let verifier = pending_field(&app, "pkce_verifier").await;
+    let verifier = pending_login(&app, &jar).await.1.pkce_verifier;
     let stack = Stack::get();
     let token_endpoint = format!("{}/token", stack.var("OIDC_ISSUER"));
     let stolen = reqwest::Client::new()
@@ -168,8 +190,8 @@ async fn a_code_already_redeemed_is_refused() {
         stolen.text().await.unwrap()
     );
 
-    assert_refused(&app.client, callback.as_str(), "did not accept").await;
-    assert_nobody_signed_in(&app, &app.client).await;
+    assert_refused(&client, callback.as_str(), "did not accept").await;
+    assert_nobody_signed_in(&app, &client).await;
     app.stop().await;
 }
 

@@ -125,6 +125,7 @@ fn default_values_render_documents_valid_for_every_current_kubernetes_version() 
         "Job/tenantry-migrate",
         "PodDisruptionBudget/tenantry",
         "Service/tenantry",
+        "Service/tenantry-metrics",
         "ServiceAccount/tenantry",
     ]
     .into_iter()
@@ -230,6 +231,14 @@ fn bad_values_are_rejected_with_the_offending_path() {
             "/config/server/listen",
         ),
         (
+            "config:\n  server:\n    metrics_listen: 0.0.0.0:9\n",
+            "/config/server/metrics_listen",
+        ),
+        (
+            "config:\n  rate_limits:\n    sign_in:\n      per_minute: 0\n      burst: 5\n",
+            "/config/rate_limits/sign_in/per_minute",
+        ),
+        (
             "config:\n  ldap:\n    pool_size: \"4\"\n",
             "/config/ldap/pool_size",
         ),
@@ -279,6 +288,11 @@ fn the_rendered_config_is_one_the_portal_loads() {
             let config = tenantry::config::load_str(&text, &secret_env())
                 .unwrap_or_else(|e| panic!("{configmap}: {e}\n{text}"));
             assert_eq!(config.server.listen.to_string(), "0.0.0.0:8080");
+            let metrics_port = if files.is_empty() { 9464 } else { 9100 };
+            assert_eq!(
+                config.server.metrics_listen.to_string(),
+                format!("0.0.0.0:{metrics_port}")
+            );
             assert_eq!(
                 config.server.external_url.as_str(),
                 "https://tenants.example.com/"
@@ -294,6 +308,7 @@ fn every_key_of_the_example_config_passes_through_the_chart_unchanged() {
     // The chart owns the secret files and the listen address: take them out of the values.
     let mut owned = vec![
         "server.listen".to_owned(),
+        "server.metrics_listen".to_owned(),
         "issuer.previous_key_files".to_owned(),
     ];
     owned.extend(SECRETS.iter().map(|(_, key, _)| format!("{key}_file")));
@@ -1296,4 +1311,63 @@ fn removing_any_rule_of_the_chart_takes_its_permission_away_with_a_forbidden_ans
             assert!(answer.contains(resource), "{answer}");
         }
     }
+}
+
+#[test]
+fn metrics_are_scraped_on_their_own_port_that_the_ingress_never_routes_to() {
+    let validation = validate_manifests(&render(&[&all_options()], &[]));
+    let documents = &validation.documents;
+    // Web and worker pods both serve /metrics on the metrics port.
+    for name in ["portal", "portal-workers"] {
+        let deployment = named(documents, "Deployment", name);
+        let ports = &deployment["spec"]["template"]["spec"]["containers"][0]["ports"];
+        assert!(
+            ports
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "metrics" && p["containerPort"] == 9100),
+            "{name}: {ports}"
+        );
+    }
+    let metrics = named(documents, "Service", "portal-metrics");
+    assert_eq!(metrics["spec"]["clusterIP"], "None");
+    assert_eq!(metrics["spec"]["ports"][0]["targetPort"], "metrics");
+    let monitor = named(documents, "ServiceMonitor", "portal");
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
+    assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+    for (key, value) in monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap()
+    {
+        assert_eq!(
+            &metrics["metadata"]["labels"][key], value,
+            "the ServiceMonitor selects the metrics Service ({key})"
+        );
+    }
+    // The public way in reaches the portal's port only.
+    let web = named(documents, "Service", "portal");
+    let web_ports: Vec<&Value> = web["spec"]["ports"].as_array().unwrap().iter().collect();
+    assert_eq!(web_ports.len(), 1);
+    assert_eq!(web_ports[0]["targetPort"], "http");
+    let ingress = named(documents, "Ingress", "portal");
+    for rule in ingress["spec"]["rules"].as_array().unwrap() {
+        for path in rule["http"]["paths"].as_array().unwrap() {
+            assert_eq!(path["backend"]["service"]["name"], "portal");
+            assert_eq!(path["backend"]["service"]["port"]["name"], "http");
+        }
+    }
+    // Prometheus reaches the metrics port from its namespace, the Ingress controller the web port.
+    let policy = named(documents, "NetworkPolicy", "portal");
+    let rules = policy["spec"]["ingress"].as_array().unwrap();
+    let from_for = |port: &str| {
+        rules
+            .iter()
+            .find(|r| r["ports"][0]["port"] == port)
+            .unwrap_or_else(|| panic!("no rule for {port}"))["from"][0]["namespaceSelector"]
+            ["matchLabels"]["kubernetes.io/metadata.name"]
+            .clone()
+    };
+    assert_eq!(from_for("http"), "ingress-nginx");
+    assert_eq!(from_for("metrics"), "monitoring");
 }

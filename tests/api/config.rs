@@ -164,3 +164,68 @@ async fn help_explains_the_subcommands() {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
 }
+
+#[test]
+fn rate_limits_trusted_proxies_and_the_metrics_listener_are_checked_at_start() {
+    let base = test_config_text(addr());
+    let with_server = |line: &str| base.replace("[server]\n", &format!("[server]\n{line}\n"));
+    let refusals = [
+        (
+            with_server(r#"trusted_proxies = ["10.0.0.0/33"]"#),
+            "server.trusted_proxies",
+            "not an IP address or a CIDR range",
+        ),
+        (
+            with_server(r#"trusted_proxies = ["ingress-nginx"]"#),
+            "server.trusted_proxies",
+            "`ingress-nginx`",
+        ),
+        (
+            base.replace(
+                r#"metrics_listen = "127.0.0.1:0""#,
+                r#"metrics_listen = "127.0.0.1:18080""#,
+            ),
+            "server.metrics_listen",
+            "must differ from server.listen",
+        ),
+        (
+            base.replacen("per_minute = 100000", "per_minute = 0", 1),
+            "rate_limits.sign_in",
+            "at least 1",
+        ),
+        (
+            base.replacen("burst = 100000", "burst = -1", 1),
+            "rate_limits.sign_in.burst",
+            "",
+        ),
+    ];
+    for (text, key, words) in refusals {
+        let error = load(&text).expect_err(key);
+        assert_eq!(error.key, key, "{error}");
+        assert!(error.to_string().contains(words), "{error}");
+    }
+    let config = load(&with_server(
+        r#"trusted_proxies = ["10.0.0.0/8", "192.0.2.10"]"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        config
+            .server
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["10.0.0.0/8", "192.0.2.10/32"]
+    );
+    // Defaults when the file says nothing: limits on, metrics on loopback.
+    let start = base.find("\n# Generous").unwrap();
+    let end = base.find("\n[database]").unwrap();
+    let plain = format!("{}{}", &base[..start], &base[end..])
+        .replace("metrics_listen = \"127.0.0.1:0\"\n", "");
+    let config = load(&plain).unwrap();
+    assert!(config.rate_limits.enabled);
+    assert_eq!(config.rate_limits.sign_in.burst, 20);
+    assert_eq!(config.rate_limits.sign_in.per_minute, 30);
+    assert_eq!(config.server.metrics_listen.to_string(), "127.0.0.1:9464");
+    assert!(config.server.trusted_proxies.is_empty());
+}

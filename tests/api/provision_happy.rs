@@ -296,7 +296,7 @@ async fn an_approved_tenant1_is_built_in_every_system_and_a_pod_reads_only_its_o
     );
 
     // The engine's metrics are exposed with the app's.
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await;
     for needle in [
         "tenantry_provision_step_duration_seconds_count{kind=\"provision\",step=\"vault\",outcome=\"succeeded\"}",
         "tenantry_provision_queue_depth",

@@ -86,29 +86,37 @@ fn env(pairs: &[(&str, &str)]) -> AppOptions {
 }
 
 #[tokio::test]
-async fn the_session_id_changes_at_sign_in_and_the_id_from_before_is_worthless() {
+async fn the_session_id_changes_at_sign_in_and_an_id_planted_before_is_worthless() {
     let app = TestApp::spawn().await;
-    let start = app.client.get(app.url("/login")).send().await.unwrap();
-    let before = cookie_value(
-        &session_set_cookie(&start, "tenantry").expect("a session for the sign-in in flight"),
+    let (client, jar) = crate::helpers::login::browser_with_jar();
+    // An attacker plants a session id of their choosing in the victim's browser.
+    let before = "planted-by-an-attacker-0123456789abcdef";
+    let origin = url::Url::parse(&app.address).unwrap();
+    jar.add_cookie_str(&format!("tenantry={before}; Path=/"), &origin);
+    let start = client.get(app.url("/login")).send().await.unwrap();
+    // At most the planted id is cleared (tower-sessions finds no such session).
+    let set = session_set_cookie(&start, "tenantry");
+    assert!(
+        set.as_deref().is_none_or(|c| cookie_value(c).is_empty()),
+        "starting a sign-in makes no session: {set:?}"
     );
-    let authorize =
-        crate::helpers::login::location(&start, &url::Url::parse(&app.address).unwrap());
+    let authorize = crate::helpers::login::location(&start, &origin);
     let callback = app
-        .follow_to_callback(&app.client, authorize, "jjackson", "start123")
+        .follow_to_callback(&client, authorize, "jjackson", "start123")
         .await
         .unwrap();
-    let landed = app.client.get(callback.as_str()).send().await.unwrap();
+    let landed = client.get(callback.as_str()).send().await.unwrap();
     let after =
         cookie_value(&session_set_cookie(&landed, "tenantry").expect("a new session cookie"));
 
     assert_ne!(before, after);
     assert_eq!(who_has(&app, &after).await.as_deref(), Some("jjackson"));
     assert_eq!(
-        who_has(&app, &before).await,
+        who_has(&app, before).await,
         None,
         "a planted pre-sign-in id signs nobody in"
     );
+    assert_eq!(session_count(&app).await, 1);
     app.stop().await;
 }
 
@@ -143,7 +151,20 @@ async fn behind_an_https_external_url_the_cookie_is_secure_and_host_prefixed() {
     .await;
     let start = app.client.get(app.url("/login")).send().await.unwrap();
     assert_eq!(start.status(), StatusCode::SEE_OTHER);
-    let cookie = session_set_cookie(&start, "__Host-tenantry").expect("a __Host- cookie");
+    // The sign-in cookie is made by the same rules as the session cookie it leads to.
+    let cookie = start
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-tenantry-login-"))
+        .expect("a __Host- sign-in cookie")
+        .to_owned();
+    assert_eq!(
+        tenantry::auth::session::cookie_name(true),
+        "__Host-tenantry",
+        "the session cookie is host-prefixed too"
+    );
     let flags: Vec<String> = cookie
         .split(';')
         .skip(1)

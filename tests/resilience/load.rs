@@ -162,11 +162,12 @@ async fn five_hundred_sessions_browse_and_submit_without_5xx_or_lost_submissions
     }
     let elapsed = started.elapsed();
 
-    let (total, five, faults, mut latencies, max) = {
+    let (total, five, throttled, faults, mut latencies, max) = {
         let t = tally.lock().unwrap();
         (
             t.total(),
             t.count("5xx") + t.count("no answer"),
+            t.throttled,
             t.faults.clone(),
             t.latencies.clone(),
             t.max,
@@ -194,7 +195,7 @@ async fn five_hundred_sessions_browse_and_submit_without_5xx_or_lost_submissions
         "load",
         format!(
             "{SESSIONS} sessions signed in through the IdP in {setup_secs:.0} s; {total} requests in {:.0} s = {rps:.0} rps, \
-             p50 {:.0} ms, p99 {:.0} ms, max {:.2} s, {five} 5xx; submissions {accepted} accepted, {} refused (name taken), \
+             p50 {:.0} ms, p99 {:.0} ms, max {:.2} s, {five} 5xx, {throttled} 429; submissions {accepted} accepted, {} refused (name taken), \
              {} failed, {} stored",
             elapsed.as_secs_f64(),
             p50.as_secs_f64() * 1000.0,
@@ -211,6 +212,7 @@ async fn five_hundred_sessions_browse_and_submit_without_5xx_or_lost_submissions
         faults.join("\n")
     );
     assert_eq!(five, 0, "5xx under load");
+    assert_eq!(throttled, 0, "the suite's generous limits throttled nobody");
     assert!(
         book.failed.is_empty(),
         "submissions failed: {:?}",

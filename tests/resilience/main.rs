@@ -32,5 +32,6 @@ mod helpers {
 mod support;
 
 mod crash_loop;
+mod flood;
 mod load;
 mod outages;

@@ -75,6 +75,10 @@ pub struct Tally {
     pub latencies: Vec<Duration>,
     /// Every answer: (what, when it was sent, how long it took, status class).
     pub timeline: Vec<(String, Instant, Duration, String)>,
+    /// Answers that were 429 (a rate limit), also counted in "4xx".
+    pub throttled: usize,
+    /// The same, by what.
+    pub throttled_by: BTreeMap<String, usize>,
 }
 
 impl Tally {
@@ -88,6 +92,14 @@ impl Tally {
             .iter()
             .filter(|((w, c), _)| c == class && whats.contains(&w.as_str()))
             .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// 429 answers to any of `whats`.
+    pub fn throttled_of(&self, whats: &[&str]) -> usize {
+        whats
+            .iter()
+            .map(|w| self.throttled_by.get(*w).copied().unwrap_or(0))
             .sum()
     }
 
@@ -149,6 +161,12 @@ pub async fn call(tally: &Shared, what: &str, request: reqwest::RequestBuilder) 
     t.timeline
         .push((what.to_owned(), started, took, class.clone()));
     *t.classes.entry((what.to_owned(), class)).or_default() += 1;
+    if let Ok(a) = &result
+        && a.status == StatusCode::TOO_MANY_REQUESTS
+    {
+        t.throttled += 1;
+        *t.throttled_by.entry(what.to_owned()).or_default() += 1;
+    }
     match &result {
         Ok(a) if a.status.is_server_error() => {
             if !(a.status == StatusCode::SERVICE_UNAVAILABLE && deliberate_503(&a.body)) {

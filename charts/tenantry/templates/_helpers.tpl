@@ -103,11 +103,12 @@ Each lands at /var/run/secrets/tenantry/<file name>; the config gets <section>.<
 {{- end }}
 {{- end -}}
 
-{{/* The config tree with server.listen and every secret's <key>_file filled in. */}}
+{{/* The config tree with server.listen, server.metrics_listen and every secret's <key>_file filled in. */}}
 {{- define "tenantry.configTree" -}}
 {{- $config := deepCopy .Values.config -}}
 {{- $server := default dict (get $config "server") -}}
 {{- $_ := set $server "listen" (printf "0.0.0.0:%d" (int .Values.containerPort)) -}}
+{{- $_ := set $server "metrics_listen" (printf "0.0.0.0:%d" (int .Values.metricsPort)) -}}
 {{- $_ := set $config "server" $server -}}
 {{- if .Values.rbac.create -}}
 {{- $provisioning := default dict (get $config "provisioning") -}}

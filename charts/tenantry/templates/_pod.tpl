@@ -69,11 +69,18 @@ spec:
         {{- toYaml $args | nindent 8 }}
       env:
         {{- include "tenantry.env" $root | nindent 8 }}
-      {{- if eq $component "web" }}
+      {{- if ne $component "migrate" }}
       ports:
+        {{- if eq $component "web" }}
         - name: http
           containerPort: {{ $values.containerPort }}
           protocol: TCP
+        {{- end }}
+        - name: metrics
+          containerPort: {{ $values.metricsPort }}
+          protocol: TCP
+      {{- end }}
+      {{- if eq $component "web" }}
       startupProbe:
         httpGet:
           path: /healthz

@@ -12,6 +12,8 @@ use super::Stack;
 
 pub struct TestApp {
     pub address: String,
+    /// Where this portal serves `/metrics` (`server.metrics_listen`).
+    pub metrics_address: String,
     pub db: PgPool,
     pub config: Config,
     /// A client with a cookie jar that does not follow redirects, like a careful browser test.
@@ -53,6 +55,7 @@ impl TestApp {
         let app = Application::with_listener(config.clone(), options.serve, Some(listener))
             .await
             .expect("building the application");
+        let metrics_address = format!("http://{}", app.metrics_addr().expect("a metrics port"));
         let db = sqlx::postgres::PgPoolOptions::new()
             .max_connections(3)
             .connect(&database_url)
@@ -69,6 +72,7 @@ impl TestApp {
             .unwrap();
         TestApp {
             address: format!("http://{addr}"),
+            metrics_address,
             db,
             config,
             client,
@@ -79,6 +83,15 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// `GET /metrics` on the metrics listener, as Prometheus would.
+    pub async fn metrics(&self) -> String {
+        let response = reqwest::get(format!("{}/metrics", self.metrics_address))
+            .await
+            .expect("GET /metrics failed");
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        response.text().await.unwrap()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -112,6 +125,22 @@ pub fn test_config_text(addr: SocketAddr) -> String {
 [server]
 listen = "{addr}"
 external_url = "http://{addr}"
+metrics_listen = "127.0.0.1:0"
+
+# Generous: the suite signs in hundreds of times from one address. The limits themselves are
+# tested with tight ones (rate_limits.rs).
+[rate_limits.sign_in]
+per_minute = 100000
+burst = 100000
+[rate_limits.token]
+per_minute = 100000
+burst = 100000
+[rate_limits.forms]
+per_minute = 100000
+burst = 100000
+[rate_limits.forms_per_account]
+per_minute = 100000
+burst = 100000
 
 [database]
 # The suite runs dozens of portals on two cores: generous waits keep a busy machine from

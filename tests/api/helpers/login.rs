@@ -23,6 +23,17 @@ pub fn browser() -> Client {
         .unwrap()
 }
 
+/// A browser whose cookie jar the test can read and write (to look into a sign-in cookie).
+pub fn browser_with_jar() -> (Client, std::sync::Arc<reqwest::cookie::Jar>) {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
 /// What the IdP answered instead of sending the browser back to the portal.
 #[derive(Debug)]
 pub struct IdpRefusal {

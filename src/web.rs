@@ -27,44 +27,50 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::http::{HeaderName, Request};
 use axum::routing::{get, post};
-use sqlx::PgPool;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{AuthState, Oidc};
-use crate::config::Config;
-use crate::integrations::directory::Directory;
-use crate::integrations::kube::HostCluster;
+use crate::app::Services;
+use crate::auth::AuthState;
 pub use layout::Layout;
-pub use metrics::Metrics;
 pub use rate_limit::RateLimits;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// What every handler can reach. Cheap to clone; nothing here is process-global.
+/// What every handler can reach: the process's [`Services`] and what only the web layer
+/// needs. Cheap to clone; nothing here is process-global.
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: PgPool,
-    pub metrics: Arc<Metrics>,
-    pub directory: Arc<Directory>,
-    pub oidc: Arc<Oidc>,
-    /// The host cluster, for checks such as "does this namespace exist".
-    pub cluster: HostCluster,
-    /// The keys Tenantry signs Kubernetes id_tokens with.
-    pub issuer_keys: Arc<crate::issuer::keys::KeySet>,
-    /// Whether Postgres is known not to answer, so requests need not wait to find out.
-    pub db_outage: Arc<crate::store::outage::DatabaseOutage>,
-    /// Seals the cookies sign-ins in flight live in.
-    pub login_cookies: Arc<crate::auth::pending::LoginCookies>,
+    services: Services,
     /// `None` when `rate_limits.enabled` is false.
     pub rate_limits: Option<Arc<rate_limit::RateLimits>>,
 }
 
+/// Handlers read the services as fields of the state (`state.db`, `state.config`).
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
 impl AppState {
+    pub fn new(services: Services) -> AppState {
+        let rate_limits = RateLimits::new(
+            &services.config.rate_limits,
+            &services.config.server.trusted_proxies,
+        )
+        .map(Arc::new);
+        AppState {
+            services,
+            rate_limits,
+        }
+    }
+
     /// Tenantry's OIDC issuer for Kubernetes API servers.
     pub fn issuer(&self) -> crate::issuer::refresh::Issuer<'_> {
         crate::issuer::refresh::Issuer {
@@ -182,15 +188,17 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::auth::csrf::protect,
         ))
+        // Inside the session layer, to limit form posts per account as well as per address;
+        // inside the database gate, so that reading the account never waits on a database
+        // known to be down.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
         // Inside the error renderer, so its 503 is the page naming the database.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             database_gate::refuse_while_down,
-        ))
-        // Inside the session layer, to limit form posts per account as well as per address.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            rate_limit::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -161,11 +161,12 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let client = limits.client_addr(peer, request.headers());
     let account = match (group, request.extensions().get::<tower_sessions::Session>()) {
-        (Group::Forms, Some(session)) => crate::auth::session::load(session)
-            .await
-            .ok()
-            .and_then(|data| data.user)
-            .map(|user| user.username),
+        // The handler reads the same session next (it is loaded once per request); if the
+        // database does not answer, the request is over here, with the 503 naming it.
+        (Group::Forms, Some(session)) => match crate::auth::session::load(session).await {
+            Ok(data) => data.user.map(|user| user.username),
+            Err(e) => return e.into_response(),
+        },
         _ => None,
     };
     let Err(wait) = limits.check(group, client, account.as_deref()) else {
@@ -174,7 +175,7 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     state
         .metrics
         .rate_limited
-        .get_or_create(&super::metrics::GroupLabel {
+        .get_or_create(&crate::app::metrics::GroupLabel {
             group: group.label().to_owned(),
         })
         .inc();

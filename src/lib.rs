@@ -1,5 +1,6 @@
 //! Tenantry: a self-service portal that turns an approved request into a Kubernetes tenant.
 
+pub mod app;
 pub mod auth;
 pub mod check;
 pub mod config;

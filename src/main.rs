@@ -109,7 +109,7 @@ fn main() -> ExitCode {
             Command::Reconcile { tenants, all } => {
                 let db = tenantry::store::pool(&config.database)?;
                 let backends =
-                    tenantry::provision::context::Backends::new(std::sync::Arc::new(config), db);
+                    tenantry::provision::context::Backends::new(std::sync::Arc::new(config), db)?;
                 let selection = if all {
                     Selection::All
                 } else {

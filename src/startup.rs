@@ -2,17 +2,15 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Oidc;
+use crate::app::Services;
 use crate::config::Config;
-use crate::integrations::directory::Directory;
 use crate::store;
-use crate::web::{self, AppState, Metrics};
+use crate::web::{self, AppState};
 
 /// What `serve` runs.
 #[derive(Debug, Clone, Copy)]
@@ -66,33 +64,11 @@ impl Application {
         let metrics_listener = TcpListener::bind(metrics_addr)
             .await
             .with_context(|| format!("binding {metrics_addr} (server.metrics_listen)"))?;
-        let db = store::pool(&config.database)?;
+        let services = Services::build(config)?;
         if options.migrate {
-            store::migrate(&db).await?;
+            store::migrate(&services.db).await?;
         }
-        let directory = Arc::new(Directory::new(&config.ldap)?);
-        let oidc = Arc::new(Oidc::new(&config)?);
-        let config_kubernetes = config.kubernetes.clone();
-        let issuer_keys = crate::issuer::keys::KeySet::load(&config.issuer)?;
-        let db_outage = store::outage::DatabaseOutage::new(db.clone());
-        let login_cookies = Arc::new(crate::auth::pending::LoginCookies::new(
-            db.clone(),
-            config.secure_cookies(),
-        ));
-        let rate_limits =
-            web::RateLimits::new(&config.rate_limits, &config.server.trusted_proxies).map(Arc::new);
-        let state = AppState {
-            login_cookies,
-            rate_limits,
-            config: Arc::new(config),
-            db,
-            metrics: Arc::new(Metrics::new()),
-            directory,
-            oidc,
-            cluster: crate::integrations::kube::HostCluster::new(config_kubernetes),
-            issuer_keys: Arc::new(issuer_keys),
-            db_outage,
-        };
+        let state = AppState::new(services);
         Ok(Application {
             listener,
             metrics_listener,
@@ -134,8 +110,8 @@ impl Application {
         let mut tasks = tokio::task::JoinSet::new();
         if self.options.workers {
             let stop_workers = stop.clone();
-            let state = self.state.clone();
-            tasks.spawn(async move { crate::workers::run(state, stop_workers).await });
+            let services = Services::clone(&self.state);
+            tasks.spawn(async move { crate::workers::run(services, stop_workers).await });
         }
         {
             let metrics = web::metrics_router(self.state.clone());

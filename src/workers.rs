@@ -3,21 +3,24 @@
 
 use tokio_util::sync::CancellationToken;
 
-use crate::web::AppState;
+use crate::app::Services;
 
 /// Runs every background worker until `stop` is cancelled, then waits for them to release
 /// what they hold.
-pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(services: Services, stop: CancellationToken) -> anyhow::Result<()> {
     tracing::info!("background workers started");
-    let provisioning = tokio::spawn(crate::provision::worker::run(state.clone(), stop.clone()));
+    let provisioning = tokio::spawn(crate::provision::worker::run(
+        services.clone(),
+        stop.clone(),
+    ));
     let sessions = tokio::spawn(crate::auth::cleanup::run(
-        state.db.clone(),
-        state.config.sessions.cleanup_interval,
+        services.db.clone(),
+        services.config.sessions.cleanup_interval,
         stop.clone(),
     ));
     let mail = tokio::spawn(crate::mail::sender::run(
-        state.db.clone(),
-        state.config.smtp.clone(),
+        services.db.clone(),
+        services.config.smtp.clone(),
         stop.clone(),
     ));
     stop.cancelled().await;

@@ -18,26 +18,30 @@ pub struct Backends {
     pub config: Arc<Config>,
     pub db: PgPool,
     pub host: crate::integrations::kube::HostCluster,
-    /// For mail recipients; `None` when the directory is not configured (then the ready mail
-    /// goes to the requester alone).
-    pub directory: Option<Arc<Directory>>,
+    /// For mail recipients (the tenant's admins, the approvers).
+    pub directory: Arc<Directory>,
 }
 
 impl Backends {
-    pub fn new(config: Arc<Config>, db: PgPool) -> Backends {
-        let directory = match Directory::new(&config.ldap) {
-            Ok(d) => Some(Arc::new(d)),
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "provisioning: no directory, mail goes to requesters only");
-                None
-            }
-        };
+    /// The process's own clients: the engine builds none of its own.
+    pub fn from_services(services: &crate::app::Services) -> Backends {
         Backends {
+            config: services.config.clone(),
+            db: services.db.clone(),
+            host: services.cluster.clone(),
+            directory: services.directory.clone(),
+        }
+    }
+
+    /// Clients of their own, for a command that runs steps without serving
+    /// (`tenantry reconcile`).
+    pub fn new(config: Arc<Config>, db: PgPool) -> anyhow::Result<Backends> {
+        Ok(Backends {
+            directory: Arc::new(Directory::new(&config.ldap)?),
             host: crate::integrations::kube::HostCluster::new(config.kubernetes.clone()),
             config,
             db,
-            directory,
-        }
+        })
     }
 
     /// Every secret in the configuration, for redacting error texts.

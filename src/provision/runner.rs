@@ -369,16 +369,15 @@ async fn failure_recipients(runner: &Runner, request: &TenantRequest) -> Vec<Rec
             email: email.clone(),
         });
     }
-    if let Some(directory) = &runner.backends.directory {
-        for group in &runner.backends.config.roles.portal_admin_groups {
-            match directory.members_with_mail(group).await {
-                Ok(people) => recipients.extend(people.into_iter().map(|p| Recipient {
-                    display_name: p.display_name,
-                    email: p.email,
-                })),
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), group, "cannot list portal admins for the failure mail")
-                }
+    let directory = &runner.backends.directory;
+    for group in &runner.backends.config.roles.portal_admin_groups {
+        match directory.members_with_mail(group).await {
+            Ok(people) => recipients.extend(people.into_iter().map(|p| Recipient {
+                display_name: p.display_name,
+                email: p.email,
+            })),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), group, "cannot list portal admins for the failure mail")
             }
         }
     }

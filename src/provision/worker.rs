@@ -12,20 +12,20 @@ use tokio_util::sync::CancellationToken;
 use super::context::Backends;
 use super::metrics::ProvisionMetrics;
 use super::runner::{self, Runner};
+use crate::app::Services;
 use crate::store::{jobs, provision};
-use crate::web::AppState;
 
 /// Runs `provisioning.workers` workers until `stop` is cancelled. A job in flight at shutdown
 /// is handed back to the queue at once, so another replica continues it without waiting for
 /// the lease to run out.
-pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
-    let config = state.config.provisioning.clone();
+pub async fn run(services: Services, stop: CancellationToken) -> anyhow::Result<()> {
+    let config = services.config.provisioning.clone();
     if config.workers == 0 {
         tracing::info!("provisioning workers disabled in this process");
         return Ok(());
     }
-    let backends = Backends::new(state.config.clone(), state.db.clone());
-    let metrics = Arc::new(ProvisionMetrics::register(&state.metrics));
+    let backends = Backends::from_services(&services);
+    let metrics = Arc::new(ProvisionMetrics::register(&services.metrics));
     let wake = Arc::new(Notify::new());
     let process = format!(
         "{}-{}",
@@ -34,7 +34,7 @@ pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()>
     );
 
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(listen(state.db.clone(), wake.clone(), stop.clone()));
+    tasks.spawn(listen(services.db.clone(), wake.clone(), stop.clone()));
     for n in 0..config.workers {
         let runner = Runner {
             worker: format!("{process}-w{n}"),

@@ -53,7 +53,7 @@ async fn reconcile_moves_an_admin_binding_to_the_host_role_and_removes_bindings_
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "tenant1-admins"}],
     }))
     .await;
-    let backends = Backends::new(Arc::new(app.config.clone()), app.db.clone());
+    let backends = Backends::new(Arc::new(app.config.clone()), app.db.clone()).unwrap();
     let results = reconcile(&backends, Selection::Named(vec![name.clone()]), "ops")
         .await
         .unwrap();
@@ -67,7 +67,7 @@ async fn reconcile_moves_an_admin_binding_to_the_host_role_and_removes_bindings_
     // The template stops granting host access: both bindings go.
     let mut config = app.config.clone();
     config.templates.get_mut("dev").unwrap().host_access = HostAccess::None;
-    let backends = Backends::new(Arc::new(config), app.db.clone());
+    let backends = Backends::new(Arc::new(config), app.db.clone()).unwrap();
     let results = reconcile(&backends, Selection::Named(vec![name.clone()]), "ops")
         .await
         .unwrap();

@@ -72,7 +72,7 @@ async fn applying_every_step_twice_and_re_running_a_ready_tenant_change_nothing(
     let id = approved_request(&app.db, &name).await;
     wait_for_status(&app.db, id, RequestStatus::Ready, Duration::from_secs(90)).await;
 
-    let backends = Backends::new(Arc::new(app.config.clone()), app.db.clone());
+    let backends = Backends::new(Arc::new(app.config.clone()), app.db.clone()).unwrap();
     let request = requests::get(&app.db, id).await.unwrap().unwrap();
     let before = snapshot(&sim, &app, &name, id).await;
     for name_of_step in StepName::ALL {

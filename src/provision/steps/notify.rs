@@ -29,50 +29,41 @@ impl Notify {
     async fn recipients(&self, cx: &StepCx) -> Result<Vec<(Recipient, bool)>, StepError> {
         let mut recipients = Vec::new();
         let requester = &cx.request.requester;
-        if let Some(directory) = &cx.backends.directory {
-            let admins = directory
-                .members_with_mail(&self.admin_group)
+        let directory = &cx.backends.directory;
+        let admins = directory
+            .members_with_mail(&self.admin_group)
+            .await
+            .step_context("reading the tenant admins from the directory")?;
+        if let Some(email) = &requester.email {
+            let reaches = directory
+                .find_user(&requester.username)
                 .await
-                .step_context("reading the tenant admins from the directory")?;
-            if let Some(email) = &requester.email {
-                let reaches = directory
-                    .find_user(&requester.username)
-                    .await
-                    .step_context("reading the requester from the directory")?
-                    .is_some_and(|user| {
-                        TenantRole::of(
-                            &user.groups,
-                            cx.request.admin_group.as_str(),
-                            cx.request.viewer_group.as_ref().map(|g| g.as_str()),
-                        )
-                        .is_some()
-                    });
-                recipients.push((
-                    Recipient {
-                        display_name: requester.display_name.clone(),
-                        email: email.clone(),
-                    },
-                    reaches,
-                ));
-            }
-            recipients.extend(admins.into_iter().map(|p| {
-                (
-                    Recipient {
-                        display_name: p.display_name,
-                        email: p.email,
-                    },
-                    true,
-                )
-            }));
-        } else if let Some(email) = &requester.email {
+                .step_context("reading the requester from the directory")?
+                .is_some_and(|user| {
+                    TenantRole::of(
+                        &user.groups,
+                        cx.request.admin_group.as_str(),
+                        cx.request.viewer_group.as_ref().map(|g| g.as_str()),
+                    )
+                    .is_some()
+                });
             recipients.push((
                 Recipient {
                     display_name: requester.display_name.clone(),
                     email: email.clone(),
                 },
-                false,
+                reaches,
             ));
         }
+        recipients.extend(admins.into_iter().map(|p| {
+            (
+                Recipient {
+                    display_name: p.display_name,
+                    email: p.email,
+                },
+                true,
+            )
+        }));
         // A requester who is also an admin is mailed once, as an admin.
         let mut merged: Vec<(Recipient, bool)> = Vec::new();
         for (recipient, reaches) in recipients {

@@ -60,12 +60,6 @@ pub async fn store(session: &Session, data: &SessionData, config: &Config) -> Re
     };
     session.set_expiry(Some(expiry));
     session.insert(KEY, data).await.map_err(session_error)?;
-    persist(session).await
-}
-
-/// Writes the session now instead of when the response leaves, for changes that must hold
-/// even if the rest of the request fails (a consumed sign-in `state`).
-pub async fn persist(session: &Session) -> Result<(), AppError> {
     session.save().await.map_err(session_error)
 }
 

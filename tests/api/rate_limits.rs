@@ -7,18 +7,8 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, ORIGIN, RETRY_AFTER};
 
 use crate::helpers::TestApp;
-use crate::helpers::app::AppOptions;
+use crate::helpers::access::options;
 use crate::helpers::login::browser;
-
-fn tight(env: &[(&str, &str)]) -> AppOptions {
-    AppOptions {
-        env: env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        ..AppOptions::default()
-    }
-}
 
 /// Seconds the answer says to wait; the budgets below refill one request a minute.
 fn retry_after(response: &reqwest::Response) -> u64 {
@@ -62,7 +52,7 @@ async fn get_login(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Respo
 
 #[tokio::test]
 async fn anonymous_sign_ins_past_the_budget_get_429_with_retry_after_and_the_error_page() {
-    let app = TestApp::spawn_with(tight(&[
+    let app = TestApp::spawn_with(options(&[
         ("TENANTRY__RATE_LIMITS__SIGN_IN__BURST", "3"),
         ("TENANTRY__RATE_LIMITS__SIGN_IN__PER_MINUTE", "1"),
     ]))
@@ -99,7 +89,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_budget_and_forwarded_for
     ];
     let mut behind_proxy = limits.to_vec();
     behind_proxy.push(("TENANTRY__SERVER__TRUSTED_PROXIES", r#"["127.0.0.0/8"]"#));
-    let app = TestApp::spawn_with(tight(&behind_proxy)).await;
+    let app = TestApp::spawn_with(options(&behind_proxy)).await;
     for _ in 0..2 {
         let ok = get_login(&app, Some("198.51.100.7, 203.0.113.5")).await;
         assert_eq!(ok.status(), StatusCode::SEE_OTHER);
@@ -114,7 +104,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_budget_and_forwarded_for
     app.stop().await;
 
     // Without trusted proxies the header is the client's own word and is ignored.
-    let app = TestApp::spawn_with(tight(&limits)).await;
+    let app = TestApp::spawn_with(options(&limits)).await;
     for forwarded in ["203.0.113.1", "203.0.113.2"] {
         let ok = get_login(&app, Some(forwarded)).await;
         assert_eq!(ok.status(), StatusCode::SEE_OTHER);
@@ -126,7 +116,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_budget_and_forwarded_for
 
 #[tokio::test]
 async fn the_token_endpoint_answers_429_as_an_oauth_error_kubectl_reads() {
-    let app = TestApp::spawn_with(tight(&[
+    let app = TestApp::spawn_with(options(&[
         ("TENANTRY__RATE_LIMITS__TOKEN__BURST", "2"),
         ("TENANTRY__RATE_LIMITS__TOKEN__PER_MINUTE", "1"),
     ]))
@@ -165,7 +155,7 @@ async fn the_token_endpoint_answers_429_as_an_oauth_error_kubectl_reads() {
 
 #[tokio::test]
 async fn form_posts_are_limited_per_account_from_any_address_and_others_are_not_slowed() {
-    let app = TestApp::spawn_with(tight(&[
+    let app = TestApp::spawn_with(options(&[
         ("TENANTRY__RATE_LIMITS__FORMS_PER_ACCOUNT__BURST", "2"),
         ("TENANTRY__RATE_LIMITS__FORMS_PER_ACCOUNT__PER_MINUTE", "1"),
         ("TENANTRY__SERVER__TRUSTED_PROXIES", r#"["127.0.0.1"]"#),
@@ -214,7 +204,7 @@ async fn form_posts_are_limited_per_account_from_any_address_and_others_are_not_
 
 #[tokio::test]
 async fn with_limits_turned_off_nothing_is_refused() {
-    let app = TestApp::spawn_with(tight(&[
+    let app = TestApp::spawn_with(options(&[
         ("TENANTRY__RATE_LIMITS__ENABLED", "false"),
         ("TENANTRY__RATE_LIMITS__SIGN_IN__BURST", "1"),
     ]))
